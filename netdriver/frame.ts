@@ -1,0 +1,94 @@
+/**
+ * The frame: the unit a channel carries. See docs/wire-format.md for the byte layout.
+ * @packageDocumentation
+ */
+
+/** Frame types on the wire (byte 0 of the header). */
+export const FrameType = {
+  /** Channel hello: host id, channel class and index (first frame each way). */
+  HELLO: 1,
+  /** Virtual-socket payload bytes; `seq` is the byte offset of the first byte. */
+  DATA: 2,
+  /** Open a virtual socket; `ack` carries the opener's initial grant. */
+  SYNC: 3,
+  /** Accept a virtual socket; `ack` carries the acceptor's initial grant. */
+  SYNC_ACK: 4,
+  /** End of the sender's byte stream; `seq` is the final byte offset. */
+  FIN: 5,
+  /** Abort a virtual socket or refuse a SYNC; `ack` carries a {@link ResetReason}. */
+  RST: 6,
+  /** Flow control: `seq` acknowledges bytes received in order, `ack` is the new grant. */
+  CREDIT: 7,
+  /** Liveness probe; payload is echoed in a PONG. */
+  PING: 8,
+  /** Answer to a PING, same payload. */
+  PONG: 9,
+} as const;
+
+/** Numeric frame type. */
+export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
+
+/** Frame flag bits (byte 1 of the header). */
+export const FrameFlag = {
+  /** SYNC/SYNC_ACK: the socket belongs to the latency class. HELLO: this is the reply. */
+  LATENCY: 0x01,
+  /** HELLO: this HELLO answers the peer's HELLO. */
+  REPLY: 0x02,
+} as const;
+
+/** Mask of every defined flag bit; others must be zero. */
+export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY;
+
+/** Reasons carried in the `ack` field of an RST frame. */
+export const ResetReason = {
+  /** The virtual socket was destroyed by its owner. */
+  RESET: 1,
+  /** Nobody listens on the destination port. */
+  REFUSED: 2,
+  /** The frame referred to a connection the receiver does not know. */
+  UNKNOWN: 3,
+  /** The sender broke the protocol (credit exceeded, bad sequence, …). */
+  PROTOCOL: 4,
+  /** A limit of the receiver was exceeded (too many sockets, …). */
+  LIMIT: 5,
+} as const;
+
+/** Wire-format version written in byte 2 of every header. */
+export const WIRE_VERSION = 1;
+
+/** Size of the fixed frame header in bytes. */
+export const HEADER_SIZE = 24;
+
+/** Largest virtual port a listener may bind; ports above it are ephemeral (connect side). */
+export const MAX_LISTEN_PORT = 0xffff;
+
+/** One frame: header fields plus payload. */
+export interface Frame {
+  /** Frame type. */
+  type: FrameTypeValue;
+  /** Flag bits, see {@link FrameFlag}. */
+  flags: number;
+  /** Source virtual port (u32). */
+  src: number;
+  /** Destination virtual port (u32). */
+  dst: number;
+  /** Sequence number (u32, modulo 2^32). */
+  seq: number;
+  /** Acknowledgement / grant / reason (u32), meaning depends on the type. */
+  ack: number;
+  /** Payload bytes (empty Buffer for control frames). */
+  payload: Buffer;
+}
+
+/** A shared zero-length payload for control frames. */
+export const EMPTY = Buffer.alloc(0);
+
+/** Wire size of a frame: header plus payload. */
+export function frameSize(frame: Frame): number {
+  return HEADER_SIZE + frame.payload.length;
+}
+
+/** Builds a control frame (no payload). */
+export function controlFrame(type: FrameTypeValue, src: number, dst: number, seq = 0, ack = 0, flags = 0): Frame {
+  return { type, flags, src, dst, seq, ack, payload: EMPTY };
+}

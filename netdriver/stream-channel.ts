@@ -1,0 +1,118 @@
+/**
+ * A channel over any Node byte stream (net.Socket for tcp/unix, tls.TLSSocket, …):
+ * frames are written with cork/uncork so a batch leaves in one writev, and decoded
+ * incrementally on the way in. Stream-based drivers only construct it.
+ * @packageDocumentation
+ */
+import type { Duplex } from 'node:stream';
+import { ChannelError, ErrorCode, NetChannelError } from '../errors/index.js';
+import { BaseChannel, type BaseChannelOptions } from './base-channel.js';
+import { encodeHeader, FrameDecoder } from './codec.js';
+import { HEADER_SIZE, type Frame } from './frame.js';
+
+/** Options of {@link StreamChannel}. */
+export interface StreamChannelOptions extends BaseChannelOptions {
+  /**
+   * Largest DATA payload the decoder accepts.
+   * @default 1048576
+   */
+  maxPayload?: number;
+}
+
+/** The subset of `net.Socket` a {@link StreamChannel} needs. */
+export type ByteStream = Duplex & {
+  /** Present on net.Socket: abort with RST when supported. */
+  resetAndDestroy?: () => unknown;
+};
+
+/** Frames payloads up to this size are copied next to their header in one buffer. */
+const COALESCE_LIMIT = 1024;
+const EMPTY_CHUNK = Buffer.alloc(0);
+
+/** A {@link Channel} carried over a byte stream. */
+export class StreamChannel extends BaseChannel {
+  private readonly stream: ByteStream;
+  private readonly decoder: FrameDecoder;
+  private readonly lowWater: number;
+  private drainArmed = false;
+  private readonly onDrained = (): void => {
+    this.drainArmed = false;
+    if (this.stream.writableLength <= this.lowWater) this.onTxDrained();
+    else this.armDrain();
+  };
+
+  constructor(stream: ByteStream, options: StreamChannelOptions) {
+    super(options);
+    this.stream = stream;
+    this.lowWater = this.txHighWaterMark / 2;
+    this.decoder = new FrameDecoder(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload });
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('end', () => this.onTransportEnd());
+    stream.on('drain', () => this.onTxDrained());
+    stream.on('error', (err: Error) => {
+      this.closeError ??= err instanceof NetChannelError ? err : new ChannelError(ErrorCode.CLOSED, `channel ${this.id} transport failed: ${err.message}`);
+    });
+    stream.on('close', () => this.onTransportClose(this.closeError));
+  }
+
+  private closeError: Error | undefined;
+
+  get txQueuedBytes(): number {
+    return this.stream.writableLength;
+  }
+
+  protected _send(frames: readonly Frame[]): void {
+    const s = this.stream;
+    s.cork();
+    for (const f of frames) {
+      const len = f.payload.length;
+      if (len <= COALESCE_LIMIT) {
+        const buf = Buffer.allocUnsafe(HEADER_SIZE + len);
+        encodeHeader(f, buf, 0);
+        if (len > 0) f.payload.copy(buf, HEADER_SIZE);
+        s.write(buf);
+      } else {
+        s.write(encodeHeader(f));
+        s.write(f.payload);
+      }
+    }
+    s.uncork();
+    if (this.needWritable || s.writableLength > this.lowWater) this.armDrain();
+  }
+
+  /** 'drain' only fires once the buffer is empty; an empty write's callback tells us earlier. */
+  private armDrain(): void {
+    if (this.drainArmed || this.destroyed || this.stream.writableEnded) return;
+    this.drainArmed = true;
+    this.stream.write(EMPTY_CHUNK, this.onDrained);
+  }
+
+  protected _end(): void {
+    this.stream.end();
+  }
+
+  protected _destroy(err?: Error): void {
+    if (err) this.closeError ??= err;
+    if (typeof this.stream.resetAndDestroy === 'function' && err) this.stream.resetAndDestroy();
+    else this.stream.destroy();
+  }
+
+  protected _pauseRx(): void {
+    this.stream.pause();
+  }
+
+  protected _resumeRx(): void {
+    this.stream.resume();
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.destroy(err as Error);
+      return;
+    }
+    this.onFrames(frames, chunk.length);
+  }
+}

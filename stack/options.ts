@@ -1,0 +1,121 @@
+/**
+ * Options of `createStack`, with validation and defaults.
+ * @packageDocumentation
+ */
+import { randomBytes } from 'node:crypto';
+import { InvalidArgumentError } from '../errors/index.js';
+import type { AppClass } from '../netdriver/channel.js';
+import { isDriverFactory, type DriverFactory } from '../netdriver/driver.js';
+import { isPolicyFactory, type PolicyFactory } from '../netscheduler/policy.js';
+
+/** Options of {@link createStack}. */
+export interface StackOptions {
+  /** Addresses to accept channels on, e.g. `['tcp://127.0.0.1:0']`. @default [] */
+  listen?: string[];
+  /**
+   * Channels this stack opens to each peer it connects to, per class.
+   * @default { throughput: 4, latency: 1 }
+   */
+  channels?: { throughput?: number; latency?: number };
+  /**
+   * Transport plug-ins. Replaces the built-ins when given.
+   * @default [tcp(), unix(), memory()]
+   */
+  transports?: DriverFactory[];
+  /**
+   * Channel-selection policy per class.
+   * @default { throughput: roundRobin(), latency: roundRobin() }
+   */
+  scheduler?: { throughput?: PolicyFactory; latency?: PolicyFactory };
+  /** Host id of this stack: 32 hex characters. @default random */
+  hostId?: string;
+  /** Receive window (credit) per virtual socket, bytes. @default 4194304 */
+  window?: number;
+  /** Largest DATA payload per segment, bytes. @default 65536 */
+  maxSegmentSize?: number;
+  /** Largest DATA payload accepted from the wire, bytes. @default 1048576 */
+  maxFramePayload?: number;
+  /** Transmit high-water mark of each channel, bytes. @default 2097152 */
+  channelTxHighWaterMark?: number;
+  /** Receive high-water mark of each channel, bytes. @default 4194304 */
+  channelRxHighWaterMark?: number;
+  /** Keep a socket's writable side open after the peer ends (net.Socket's option). @default false */
+  allowHalfOpen?: boolean;
+  /** Channel HELLO timeout, ms. @default 10000 */
+  handshakeTimeout?: number;
+  /** Virtual-socket connect (SYNC → SYNC_ACK) timeout, ms. @default 10000 */
+  connectTimeout?: number;
+  /** How long `close()` waits for data to drain before aborting, ms. @default 10000 */
+  closeTimeout?: number;
+}
+
+/** Options after validation, every field set. */
+export interface ResolvedStackOptions {
+  listen: string[];
+  channels: Record<AppClass, number>;
+  transports: DriverFactory[];
+  scheduler: Partial<Record<AppClass, PolicyFactory>>;
+  hostId: string;
+  window: number;
+  maxSegmentSize: number;
+  maxFramePayload: number;
+  channelTxHighWaterMark: number;
+  channelRxHighWaterMark: number;
+  allowHalfOpen: boolean;
+  handshakeTimeout: number;
+  connectTimeout: number;
+  closeTimeout: number;
+}
+
+function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`options.${name} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Validates options, naming the offending field, and fills defaults. */
+export function resolveOptions(o: StackOptions, defaultTransports: () => DriverFactory[]): ResolvedStackOptions {
+  if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`options must be an object, got ${JSON.stringify(o)}`);
+  const listen = o.listen ?? [];
+  if (!Array.isArray(listen) || listen.some((a) => typeof a !== 'string')) {
+    throw new InvalidArgumentError(`options.listen must be an array of address strings, got ${JSON.stringify(o.listen)}`);
+  }
+  const transports = o.transports ?? defaultTransports();
+  if (!Array.isArray(transports) || !transports.every(isDriverFactory)) {
+    throw new InvalidArgumentError('options.transports must be an array of driver factories made with defineDriver() (e.g. tcp())');
+  }
+  const scheduler = o.scheduler ?? {};
+  for (const cls of ['throughput', 'latency'] as const) {
+    const p = scheduler[cls];
+    if (p !== undefined && !isPolicyFactory(p)) {
+      throw new InvalidArgumentError(`options.scheduler.${cls} must be a policy factory made with definePolicy() (e.g. roundRobin())`);
+    }
+  }
+  const hostId = o.hostId ?? randomBytes(16).toString('hex');
+  if (typeof hostId !== 'string' || !/^[0-9a-f]{32}$/.test(hostId)) {
+    throw new InvalidArgumentError(`options.hostId must be 32 lower-case hex characters, got ${JSON.stringify(o.hostId)}`);
+  }
+  const maxFramePayload = int('maxFramePayload', o.maxFramePayload, 1024 * 1024, 1024, 64 * 1024 * 1024);
+  const maxSegmentSize = int('maxSegmentSize', o.maxSegmentSize, 64 * 1024, 1, maxFramePayload);
+  return {
+    listen,
+    channels: {
+      throughput: int('channels.throughput', o.channels?.throughput, 4, 0, 256),
+      latency: int('channels.latency', o.channels?.latency, 1, 0, 256),
+    },
+    transports,
+    scheduler,
+    hostId,
+    window: int('window', o.window, 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxSegmentSize,
+    maxFramePayload,
+    channelTxHighWaterMark: int('channelTxHighWaterMark', o.channelTxHighWaterMark, 2 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    channelRxHighWaterMark: int('channelRxHighWaterMark', o.channelRxHighWaterMark, 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    allowHalfOpen: o.allowHalfOpen ?? false,
+    handshakeTimeout: int('handshakeTimeout', o.handshakeTimeout, 10_000, 1, 3_600_000),
+    connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1, 3_600_000),
+    closeTimeout: int('closeTimeout', o.closeTimeout, 10_000, 0, 3_600_000),
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * Stack: one NetChannel endpoint. It listens for channels, dials peers (opening the
+ * configured channels of each class), and hands out virtual sockets and servers.
+ * @packageDocumentation
+ */
+import { AddressError, ChannelError, ErrorCode, InvalidArgumentError, NetChannelError } from '../errors/index.js';
+import { splitAddress } from '../netdriver/address.js';
+import type { AppClass, Channel } from '../netdriver/channel.js';
+import type { ChannelDriver, ChannelListener, ChannelOptions } from '../netdriver/driver.js';
+import { helloAsAcceptor, helloAsDialer } from '../netdriver/hello.js';
+import { NetDevice } from '../netdriver/net-device.js';
+import type { SchedulingPolicy } from '../netscheduler/policy.js';
+import { PeerSession, type SessionContext } from '../vns/peer-session.js';
+import type { PortAllocator } from '../vns/port-allocator.js';
+import { VirtualServer } from '../vns/virtual-server.js';
+import type { VirtualSocket } from '../vns/virtual-socket.js';
+import type { ResolvedStackOptions } from './options.js';
+
+/** Options of {@link Stack.connect}. */
+export interface ConnectOptions {
+  /** Traffic class of the socket. @default 'throughput' */
+  appClass?: AppClass;
+}
+
+/** Options of {@link Stack.listen}. */
+export interface ListenOptions {
+  /** Class forced on accepted sockets. @default the class each connector asked for */
+  appClass?: AppClass;
+}
+
+function checkClass(where: string, value: unknown): AppClass | undefined {
+  if (value === undefined || value === 'latency' || value === 'throughput') return value;
+  throw new InvalidArgumentError(`${where}.appClass must be 'latency' or 'throughput', got ${JSON.stringify(value)}`);
+}
+
+/** One NetChannel endpoint; made by {@link createStack}. */
+export class Stack {
+  /** Host id sent in every HELLO. */
+  readonly hostId: string;
+  /** Bound listen addresses, with real ports. */
+  readonly addresses: string[] = [];
+  private readonly listeners: ChannelListener[] = [];
+  private readonly servers = new Map<number, VirtualServer>();
+  private readonly sessions = new Map<string, PeerSession>();
+  private readonly dialing = new Map<string, Promise<PeerSession>>();
+  private readonly handshaking = new Set<Channel>();
+  private readonly ctx: SessionContext;
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private closing: Promise<void> | null = null;
+
+  /** @internal Use {@link createStack}. */
+  constructor(
+    private readonly options: ResolvedStackOptions,
+    private readonly drivers: ReadonlyMap<string, ChannelDriver>,
+    policies: Readonly<Record<AppClass, SchedulingPolicy>>,
+    ports: PortAllocator,
+  ) {
+    this.hostId = options.hostId;
+    this.ctx = {
+      localHostId: options.hostId,
+      ports,
+      policies,
+      socketDefaults: {
+        window: options.window,
+        maxSegment: options.maxSegmentSize,
+        allowHalfOpen: options.allowHalfOpen,
+        connectTimeout: options.connectTimeout,
+      },
+      server: (port) => this.servers.get(port),
+    };
+  }
+
+  /** Peer sessions by peer host id (read-only view for tools and tests). */
+  get peers(): ReadonlyMap<string, PeerSession> {
+    return this.sessions;
+  }
+
+  /** @internal Binds the configured listen addresses. */
+  async start(): Promise<void> {
+    for (const address of this.options.listen) {
+      const driver = this.driverFor(address);
+      const listener = await driver.listen(address, (ch) => this.onAccepted(ch), this.channelOptions());
+      this.listeners.push(listener);
+      this.addresses.push(listener.address);
+    }
+  }
+
+  /** Listens on virtual port `port` (1–65535, or 0 for any free one). */
+  async listen(port: number, options: ListenOptions = {}): Promise<VirtualServer> {
+    this.assertOpen('listen');
+    const appClass = checkClass('listen options', options?.appClass);
+    const bound = this.ctx.ports.listen(port);
+    const server = new VirtualServer(bound, appClass, this.hostId, (s) => {
+      this.servers.delete(s.port);
+      this.ctx.ports.unlisten(s.port);
+    });
+    this.servers.set(bound, server);
+    return server;
+  }
+
+  /**
+   * Opens a virtual socket to `port` at the stack listening on `address`. The first
+   * connect to an address dials the configured channels; later ones reuse them.
+   * @throws AddressError before dialing when the address or scheme is bad.
+   * @throws SocketError `NETCHANNEL_ERR_CONNECTION_REFUSED` when nobody listens on `port`.
+   */
+  async connect(address: string, port: number, options: ConnectOptions = {}): Promise<VirtualSocket> {
+    this.assertOpen('connect');
+    const appClass = checkClass('connect options', options?.appClass) ?? 'throughput';
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 0xffff) {
+      throw new InvalidArgumentError(`virtual port must be an integer 1-65535, got ${JSON.stringify(port)}`);
+    }
+    this.driverFor(address).validate(address);
+    const session = await this.sessionTo(address);
+    return session.open(port, appClass);
+  }
+
+  /**
+   * Graceful close: stop accepting, end every virtual socket, wait (up to
+   * `closeTimeout`) until their data left the channels, then close the channels.
+   * Idempotent: later calls return the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** Immediate close: every socket and channel is aborted. Idempotent. */
+  destroy(err?: Error): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    for (const s of this.servers.values()) void s.close();
+    for (const l of this.listeners) void l.close();
+    for (const ch of this.handshaking) ch.destroy(err);
+    for (const session of this.sessions.values()) {
+      for (const sock of [...session.sockets.values()]) {
+        if (err) sock.destroy(err);
+        else sock.abandon();
+      }
+      session.device.destroy(err);
+    }
+    this.closing ??= Promise.resolve();
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    await Promise.all([...this.servers.values()].map((s) => void s.close()));
+    await Promise.all(this.listeners.map((l) => l.close()));
+    await Promise.allSettled([...this.dialing.values()]);
+    const sockets = [...this.sessions.values()].flatMap((s) => [...s.sockets.values()]);
+    const flushed = sockets.map(
+      (sock) =>
+        new Promise<void>((resolve) => {
+          if (sock.writableFinished || sock.destroyed) return resolve();
+          sock.once('finish', resolve);
+          sock.once('close', resolve);
+          sock.end();
+        }),
+    );
+    await withTimeout(Promise.all(flushed), this.options.closeTimeout);
+    for (const sock of sockets) if (!sock.destroyed && !sock.readableEnded) sock.abandon();
+    const devices = [...this.sessions.values()].map((s) => s.device);
+    await withTimeout(Promise.all(devices.map((d) => d.close())), this.options.closeTimeout);
+    this.destroy();
+  }
+
+  private assertOpen(op: string): void {
+    if (this.state !== 'open') throw new NetChannelError(ErrorCode.CLOSED, `cannot ${op}: stack ${this.hostId} is ${this.state}`);
+  }
+
+  private driverFor(address: string): ChannelDriver {
+    const { scheme } = splitAddress(address);
+    const driver = this.drivers.get(scheme);
+    if (!driver) {
+      const known = [...this.drivers.keys()].join(', ');
+      throw new AddressError(ErrorCode.UNKNOWN_SCHEME, address, `no transport registered for scheme '${scheme}' in ${JSON.stringify(address)} (registered: ${known})`);
+    }
+    return driver;
+  }
+
+  private channelOptions(): ChannelOptions {
+    return {
+      txHighWaterMark: this.options.channelTxHighWaterMark,
+      rxHighWaterMark: this.options.channelRxHighWaterMark,
+      maxPayload: this.options.maxFramePayload,
+    };
+  }
+
+  private sessionTo(address: string): Promise<PeerSession> {
+    let p = this.dialing.get(address);
+    if (!p) {
+      p = this.dialPeer(address);
+      this.dialing.set(address, p);
+      p.catch(() => this.dialing.delete(address));
+    }
+    return p;
+  }
+
+  private async dialPeer(address: string): Promise<PeerSession> {
+    const driver = this.driverFor(address);
+    const plan: Array<[AppClass, number]> = [];
+    for (let i = 0; i < this.options.channels.throughput; i++) plan.push(['throughput', i]);
+    for (let i = 0; i < this.options.channels.latency; i++) plan.push(['latency', i]);
+    if (plan.length === 0) plan.push(['throughput', 0]);
+    const results = await Promise.allSettled(
+      plan.map(async ([appClass, index]) => {
+        const ch = await driver.dial(address, this.channelOptions());
+        const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout);
+        return { ch, peer, appClass, index };
+      }),
+    );
+    const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const hosts = new Set(ok.map((r) => r.peer.hostId));
+    if (failed || hosts.size !== 1 || this.state !== 'open') {
+      for (const r of ok) r.ch.destroy();
+      if (failed) throw failed.reason;
+      if (this.state !== 'open') throw new NetChannelError(ErrorCode.CLOSED, `stack ${this.hostId} closed while dialing ${address}`);
+      throw new ChannelError(ErrorCode.HANDSHAKE, `channels to ${address} reached ${hosts.size} different hosts`);
+    }
+    const session = this.sessionFor(ok[0]!.peer.hostId, address);
+    for (const r of ok) session.device.add(r.ch, r.appClass, r.index);
+    return session;
+  }
+
+  private sessionFor(peerHostId: string, remoteAddress: string): PeerSession {
+    let session = this.sessions.get(peerHostId);
+    if (!session) {
+      const s = new PeerSession(new NetDevice(peerHostId), remoteAddress, this.ctx);
+      this.sessions.set(peerHostId, s);
+      s.once('down', () => {
+        if (this.sessions.get(peerHostId) === s) this.sessions.delete(peerHostId);
+        for (const [addr, p] of this.dialing) {
+          void p.then((x) => x === s && this.dialing.get(addr) === p && this.dialing.delete(addr), () => {});
+        }
+      });
+      session = s;
+    }
+    return session;
+  }
+
+  private onAccepted(ch: Channel): void {
+    if (this.state !== 'open') {
+      ch.destroy();
+      return;
+    }
+    this.handshaking.add(ch);
+    helloAsAcceptor(ch, this.hostId, this.options.handshakeTimeout).then(
+      (peer) => {
+        this.handshaking.delete(ch);
+        if (this.state !== 'open') {
+          ch.destroy();
+          return;
+        }
+        this.sessionFor(peer.hostId, ch.remoteAddress).device.add(ch, peer.appClass, peer.index);
+      },
+      () => this.handshaking.delete(ch),
+    );
+  }
+}
+
+/** Resolves after `p` or after `ms`, whichever comes first. */
+function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
+  });
+}
+

@@ -1,0 +1,71 @@
+/**
+ * Receive-side reorder buffer: segments of one virtual socket may arrive out of order
+ * when they travel on several channels; this holds early ones until the gap fills.
+ * @packageDocumentation
+ */
+import { seqAdd, seqDiff } from './seq.js';
+
+/** Segments waiting for the bytes before them. Memory is bounded by the credit window. */
+export class ReorderBuffer {
+  private readonly segments = new Map<number, Buffer>();
+  private heldBytes = 0;
+
+  /** Bytes held. */
+  get bytes(): number {
+    return this.heldBytes;
+  }
+
+  /** Number of held segments. */
+  get size(): number {
+    return this.segments.size;
+  }
+
+  /**
+   * Stores a segment that starts after `next` (the next in-order offset).
+   * A segment already held at the same offset is kept (duplicates are dropped).
+   */
+  insert(seq: number, payload: Buffer): void {
+    if (payload.length === 0 || this.segments.has(seq)) return;
+    this.segments.set(seq, payload);
+    this.heldBytes += payload.length;
+  }
+
+  /**
+   * Removes and returns the segment that continues the stream at `next`, trimming a
+   * segment that overlaps bytes already delivered. Returns undefined when there is a gap.
+   */
+  take(next: number): Buffer | undefined {
+    const exact = this.segments.get(next);
+    if (exact !== undefined) {
+      this.segments.delete(next);
+      this.heldBytes -= exact.length;
+      return exact;
+    }
+    if (this.segments.size === 0) return undefined;
+    // Rare: a retransmission cut differently overlaps `next`; scan for it and drop stale ones.
+    for (const [seq, buf] of this.segments) {
+      const d = seqDiff(next, seq);
+      if (d <= 0) continue;
+      this.segments.delete(seq);
+      this.heldBytes -= buf.length;
+      if (d < buf.length) return buf.subarray(d);
+    }
+    return undefined;
+  }
+
+  /** Drops everything. */
+  clear(): void {
+    this.segments.clear();
+    this.heldBytes = 0;
+  }
+
+  /** Offset just past the furthest held byte, or `next` when empty. */
+  end(next: number): number {
+    let end = next;
+    for (const [seq, buf] of this.segments) {
+      const e = seqAdd(seq, buf.length);
+      if (seqDiff(e, end) > 0) end = e;
+    }
+    return end;
+  }
+}

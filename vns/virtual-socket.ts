@@ -1,0 +1,435 @@
+/**
+ * VirtualSocket: a `stream.Duplex` that behaves like `net.Socket`, carried as
+ * segments over the channels the scheduler picks. In-order delivery by byte sequence
+ * numbers, credit flow control enforced at the sender, FIN/RST semantics like TCP.
+ * @packageDocumentation
+ */
+import { Duplex } from 'node:stream';
+import { ErrorCode, SocketError, type NetChannelError } from '../errors/index.js';
+import type { AppClass } from '../netdriver/channel.js';
+import { controlFrame, FrameFlag, FrameType, ResetReason, type Frame } from '../netdriver/frame.js';
+import { ReorderBuffer } from './reorder-buffer.js';
+import { seqAdd, seqDiff } from './seq.js';
+import type { LinkedSocket, SocketLink } from './socket-link.js';
+
+/** Default receive window (credit) per socket: 4 MiB. */
+export const DEFAULT_WINDOW = 4 * 1024 * 1024;
+/** Default largest DATA payload: 64 KiB. */
+export const DEFAULT_MAX_SEGMENT = 64 * 1024;
+
+/** Construction parameters (internal: sockets are made by stacks). */
+export interface VirtualSocketInit {
+  link: SocketLink;
+  appClass: AppClass;
+  localPort: number;
+  remotePort: number;
+  flowState: unknown;
+  /** Receive window granted to the peer, in bytes. */
+  window: number;
+  /** Largest DATA payload sent. */
+  maxSegment: number;
+  /** Keep the writable side open after the peer ends (like net.Socket). */
+  allowHalfOpen: boolean;
+  /** Already established (acceptor side), with the peer's initial grant. */
+  peerGrant?: number;
+}
+
+type State = 'connecting' | 'open' | 'closed';
+
+/** A virtual socket: one reliable byte stream between two stacks. */
+export class VirtualSocket extends Duplex implements LinkedSocket {
+  /** Class of the socket (latency or throughput). */
+  readonly appClass: AppClass;
+  /** Local virtual port. */
+  readonly localPort: number;
+  /** Remote virtual port. */
+  readonly remotePort: number;
+  /** @internal Scheduler state. */
+  readonly flowState: unknown;
+
+  private readonly link: SocketLink;
+  private readonly window: number;
+  private readonly mss: number;
+  private state: State;
+
+  // Transmit side.
+  private sndNxt = 0;
+  private sndGrant = 0;
+  private tx: Buffer[] = [];
+  private txOffset = 0;
+  private txBytes = 0;
+  private sent = 0;
+  private writeCb: ((err?: Error | null) => void) | null = null;
+  private finalCb: ((err?: Error | null) => void) | null = null;
+  private finSent = false;
+  /** Times the sender ran out of credit (flow-control stalls). */
+  creditStalls = 0;
+
+  // Receive side.
+  private rcvNxt = 0;
+  private grantSent = 0;
+  private readonly reorder = new ReorderBuffer();
+  private finSeq = -1;
+  private finReceived = false;
+  private received = 0;
+  private resetByPeer = false;
+
+  private idleTimer: NodeJS.Timeout | null = null;
+  private idleMs = 0;
+
+  /** @internal Sockets are created by a stack's `connect` or a server. */
+  constructor(init: VirtualSocketInit) {
+    super({ allowHalfOpen: init.allowHalfOpen, decodeStrings: true, emitClose: true, autoDestroy: true });
+    this.link = init.link;
+    this.appClass = init.appClass;
+    this.localPort = init.localPort;
+    this.remotePort = init.remotePort;
+    this.flowState = init.flowState;
+    this.window = init.window;
+    this.mss = init.maxSegment;
+    this.grantSent = init.window;
+    if (init.peerGrant === undefined) {
+      this.state = 'connecting';
+    } else {
+      this.state = 'open';
+      this.sndGrant = init.peerGrant >>> 0;
+    }
+  }
+
+  // ---- net.Socket-like surface -------------------------------------------------
+
+  /** True until the handshake completes. */
+  get connecting(): boolean {
+    return this.state === 'connecting';
+  }
+  /** Same as {@link connecting} (net.Socket compatibility). */
+  get pending(): boolean {
+    return this.state === 'connecting';
+  }
+  /** `'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed'`, as on net.Socket. */
+  get readyState(): string {
+    if (this.state === 'connecting') return 'opening';
+    if (this.destroyed) return 'closed';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable) return 'readOnly';
+    if (this.writable) return 'writeOnly';
+    return 'closed';
+  }
+  /** Address the peer stack was reached at, e.g. `tcp://127.0.0.1:7000`. */
+  get remoteAddress(): string {
+    return this.link.remoteAddress;
+  }
+  /** Always `'netchannel'`. */
+  get remoteFamily(): string {
+    return 'netchannel';
+  }
+  /** Host id of the peer stack. */
+  get remoteHostId(): string {
+    return this.link.remoteHostId;
+  }
+  /** This stack's host id. */
+  get localAddress(): string {
+    return this.link.localHostId;
+  }
+  /** Payload bytes received (delivered in order). */
+  get bytesRead(): number {
+    return this.received;
+  }
+  /** Payload bytes written: sent on channels plus still buffered in the socket. */
+  get bytesWritten(): number {
+    return this.sent + this.txBytes + this.writableLength;
+  }
+  /** `{ address, port, family }` of the local end, like net.Socket#address(). */
+  address(): { address: string; port: number; family: string } {
+    return { address: this.link.localHostId, port: this.localPort, family: 'netchannel' };
+  }
+  /** Accepted for net.Socket compatibility; channels already disable Nagle. */
+  setNoDelay(_noDelay?: boolean): this {
+    return this;
+  }
+  /** Accepted for net.Socket compatibility; channels carry their own liveness. */
+  setKeepAlive(_enable?: boolean, _delay?: number): this {
+    return this;
+  }
+  /** No-op: a virtual socket holds no handle of its own (channels do). */
+  ref(): this {
+    return this;
+  }
+  /** No-op: a virtual socket holds no handle of its own (channels do). */
+  unref(): this {
+    return this;
+  }
+  /**
+   * Emits `'timeout'` after `ms` of inactivity (no bytes either way), like
+   * net.Socket; `0` disables. The socket is not closed automatically.
+   */
+  setTimeout(ms: number, callback?: () => void): this {
+    if (callback) (ms === 0 ? this.off('timeout', callback) : this.once('timeout', callback));
+    this.idleMs = ms;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    if (ms > 0 && !this.destroyed) {
+      this.idleTimer = setTimeout(() => this.emit('timeout'), ms);
+      this.idleTimer.unref();
+    }
+    return this;
+  }
+  /** Ends the socket and destroys it once the FIN is sent (net.Socket compatibility). */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  // ---- Duplex hooks ------------------------------------------------------------
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.queue(chunk);
+    this.writeCb = cb;
+    this.pump();
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    for (const c of chunks) this.queue(c.chunk);
+    this.writeCb = cb;
+    this.pump();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.finalCb = cb;
+    this.pump();
+  }
+
+  override _read(): void {
+    this.maybeGrant();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const wasOpen = this.state !== 'closed';
+    this.state = 'closed';
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const clean = this.finSent && this.finReceived;
+    if (wasOpen && !clean && !this.resetByPeer) {
+      this.link.control(this.appClass, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.RESET));
+    }
+    this.tx = [];
+    this.txBytes = 0;
+    this.reorder.clear();
+    this.link.detach(this);
+    const pending = this.writeCb ?? this.finalCb;
+    this.writeCb = this.finalCb = null;
+    if (pending) pending(err ?? new SocketError(ErrorCode.CLOSED, `virtual socket ${this.localPort}->${this.remotePort} destroyed`));
+    cb(err);
+  }
+
+  // ---- transmit ----------------------------------------------------------------
+
+  private queue(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.tx.push(chunk);
+    this.txBytes += chunk.length;
+  }
+
+  /** Takes `n` bytes off the transmit queue (a slice when one chunk has them). */
+  private takeTx(n: number): Buffer {
+    const head = this.tx[0]!;
+    const avail = head.length - this.txOffset;
+    if (avail >= n) {
+      const out = head.subarray(this.txOffset, this.txOffset + n);
+      this.txOffset += n;
+      if (this.txOffset === head.length) {
+        this.tx.shift();
+        this.txOffset = 0;
+      }
+      this.txBytes -= n;
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.tx[0]!;
+      const k = Math.min(c.length - this.txOffset, n - filled);
+      c.copy(out, filled, this.txOffset, this.txOffset + k);
+      filled += k;
+      this.txOffset += k;
+      if (this.txOffset === c.length) {
+        this.tx.shift();
+        this.txOffset = 0;
+      }
+    }
+    this.txBytes -= n;
+    return out;
+  }
+
+  /** @internal Sends as much queued data as credit and channels allow. */
+  pump(): void {
+    if (this.state !== 'open') return;
+    while (this.txBytes > 0) {
+      const credit = seqDiff(this.sndGrant, this.sndNxt);
+      if (credit <= 0) {
+        this.creditStalls++;
+        return;
+      }
+      const n = Math.min(credit, this.mss, this.txBytes);
+      const ch = this.link.select(this, n);
+      if (ch === undefined) return;
+      const payload = this.takeTx(n);
+      ch.channel.enqueue({ type: FrameType.DATA, flags: 0, src: this.localPort, dst: this.remotePort, seq: this.sndNxt, ack: 0, payload });
+      this.sndNxt = seqAdd(this.sndNxt, n);
+      this.sent += n;
+    }
+    this.touch();
+    const cb = this.writeCb;
+    if (cb) {
+      this.writeCb = null;
+      cb();
+    }
+    const fin = this.finalCb;
+    if (fin && !this.finSent) {
+      this.finalCb = null;
+      this.finSent = true;
+      this.link.control(this.appClass, controlFrame(FrameType.FIN, this.localPort, this.remotePort, this.sndNxt));
+      fin();
+    }
+  }
+
+  // ---- receive (called by the peer session) ------------------------------------
+
+  /** @internal The handshake completed with the peer's initial grant. */
+  onEstablished(peerGrant: number): void {
+    if (this.state !== 'connecting') return;
+    this.state = 'open';
+    this.sndGrant = peerGrant >>> 0;
+    this.emit('connect');
+    this.emit('ready');
+    this.pump();
+  }
+
+  /** @internal A frame for this socket arrived. */
+  onFrame(f: Frame): void {
+    switch (f.type) {
+      case FrameType.DATA:
+        this.onData(f.seq, f.payload);
+        break;
+      case FrameType.CREDIT:
+        if (seqDiff(f.ack, this.sndGrant) > 0) {
+          this.sndGrant = f.ack;
+          this.pump();
+        }
+        break;
+      case FrameType.FIN:
+        if (this.finSeq === -1) {
+          this.finSeq = f.seq;
+          this.maybeFin();
+        }
+        break;
+      case FrameType.RST:
+        this.onReset(f.ack);
+        break;
+      case FrameType.SYNC_ACK:
+        this.onEstablished(f.ack);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** @internal True once the peer's FIN was received in order. */
+  get peerFinished(): boolean {
+    return this.finReceived;
+  }
+
+  /** @internal Destroys without telling the peer (the stack is going away). */
+  abandon(): void {
+    this.resetByPeer = true;
+    this.destroy();
+  }
+
+  /** @internal The peer refused or reset the socket, or the link failed. */
+  onReset(reason: number, err?: NetChannelError): void {
+    if (this.destroyed) return;
+    this.resetByPeer = true;
+    const where = `virtual port ${this.remotePort} at ${this.link.remoteAddress}`;
+    const error =
+      err ??
+      (reason === ResetReason.REFUSED
+        ? new SocketError(ErrorCode.CONNECTION_REFUSED, `connection refused: nobody listens on ${where}`)
+        : reason === ResetReason.PROTOCOL
+          ? new SocketError(ErrorCode.PROTOCOL, `peer reset ${where} for a protocol violation`)
+          : reason === ResetReason.LIMIT
+            ? new SocketError(ErrorCode.LIMIT, `peer refused ${where}: limit reached`)
+            : new SocketError(ErrorCode.CONNECTION_RESET, `connection reset by peer (${where})`));
+    this.destroy(error);
+  }
+
+  private onData(seq: number, payload: Buffer): void {
+    if (this.finReceived || this.destroyed) return;
+    const len = payload.length;
+    if (seqDiff(seqAdd(seq, len), this.grantSent) > 0) {
+      this.protocolError(`peer sent bytes ${seq}..${seqAdd(seq, len)} beyond the granted offset ${this.grantSent}`);
+      return;
+    }
+    let off = seqDiff(seq, this.rcvNxt);
+    if (off < 0) {
+      if (off + len <= 0) return; // duplicate
+      payload = payload.subarray(-off);
+      off = 0;
+    }
+    if (off > 0) {
+      this.reorder.insert(seq, payload);
+      return;
+    }
+    this.deliver(payload);
+    if (this.reorder.size > 0) {
+      let next: Buffer | undefined;
+      while ((next = this.reorder.take(this.rcvNxt)) !== undefined) this.deliver(next);
+    }
+    this.maybeFin();
+    this.maybeGrant();
+  }
+
+  private deliver(buf: Buffer): void {
+    this.rcvNxt = seqAdd(this.rcvNxt, buf.length);
+    this.received += buf.length;
+    this.touch();
+    this.push(buf);
+  }
+
+  private maybeFin(): void {
+    if (this.finSeq === -1 || this.finReceived || this.finSeq !== this.rcvNxt) return;
+    this.finReceived = true;
+    this.push(null);
+  }
+
+  /** Sends a CREDIT when the application consumed a quarter window since the last one. */
+  private maybeGrant(): void {
+    if (this.state === 'closed' || this.finReceived) return;
+    const consumed = seqAdd(this.rcvNxt, -this.readableLength);
+    const grant = seqAdd(consumed, this.window);
+    if (seqDiff(grant, this.grantSent) >= this.window >>> 2) {
+      this.grantSent = grant;
+      this.link.control(this.appClass, controlFrame(FrameType.CREDIT, this.localPort, this.remotePort, this.rcvNxt, grant));
+    }
+  }
+
+  private protocolError(message: string): void {
+    this.link.control(this.appClass, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.PROTOCOL));
+    this.resetByPeer = true; // RST already sent
+    this.destroy(new SocketError(ErrorCode.PROTOCOL, message));
+  }
+
+  private touch(): void {
+    if (this.idleTimer && this.idleMs > 0) this.idleTimer.refresh();
+  }
+
+  /** @internal SYNC frame for this socket (connect side). */
+  syncFrame(): Frame {
+    return controlFrame(FrameType.SYNC, this.localPort, this.remotePort, 0, this.window, this.appClass === 'latency' ? FrameFlag.LATENCY : 0);
+  }
+
+  /** @internal SYNC_ACK frame for this socket (accept side). */
+  synAckFrame(): Frame {
+    return controlFrame(FrameType.SYNC_ACK, this.localPort, this.remotePort, 0, this.window, this.appClass === 'latency' ? FrameFlag.LATENCY : 0);
+  }
+}
