@@ -107,6 +107,8 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
 
   /** Gracefully ends every channel (queued frames are flushed first). */
   async close(): Promise<void> {
+    for (const dc of this.channels) dc.usable = false;
+    this.reindex();
     await Promise.all(this.channels.map((dc) => dc.channel.close()));
   }
 
@@ -130,8 +132,8 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     }
   }
 
-  /** Stops scheduling onto a channel without removing it. */
-  private retire(dc: DeviceChannel): void {
+  /** Stops scheduling onto a channel without removing it (it ended or is closing). */
+  retire(dc: DeviceChannel): void {
     if (!dc.usable) return;
     dc.usable = false;
     this.reindex();

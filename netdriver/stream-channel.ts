@@ -47,7 +47,10 @@ export class StreamChannel extends BaseChannel {
     this.lowWater = this.txHighWaterMark / 2;
     this.decoder = new FrameDecoder(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('end', () => this.onTransportEnd());
+    stream.on('end', () => {
+      this.onTransportEnd();
+      this.probePeer();
+    });
     stream.on('drain', () => this.onTxDrained());
     stream.on('error', (err: Error) => {
       this.closeError ??= err instanceof NetChannelError ? err : new ChannelError(ErrorCode.CLOSED, `channel ${this.id} transport failed: ${err.message}`);
@@ -91,10 +94,29 @@ export class StreamChannel extends BaseChannel {
     this.stream.end();
   }
 
+  /**
+   * A byte stream shows an aborted peer only as EOF. A zero-length write tells the two
+   * apart where the OS can (a Unix socket whose peer closed fails it with EPIPE, which
+   * closes this channel; after a mere half-close it succeeds and does nothing).
+   */
+  private probePeer(): void {
+    if (this.destroyed || this.stream.destroyed || this.stream.writableEnded) return;
+    this.stream.write(EMPTY_CHUNK);
+  }
+
   protected _destroy(err?: Error): void {
     if (err) this.closeError ??= err;
-    if (typeof this.stream.resetAndDestroy === 'function' && err) this.stream.resetAndDestroy();
-    else this.stream.destroy();
+    // Abort, not half-close: over TCP send an RST so the peer sees the channel close now.
+    // resetAndDestroy throws for non-TCP handles (Unix sockets): plain destroy there.
+    if (typeof this.stream.resetAndDestroy === 'function') {
+      try {
+        this.stream.resetAndDestroy();
+        return;
+      } catch {
+        // not a TCP handle
+      }
+    }
+    this.stream.destroy();
   }
 
   protected _pauseRx(): void {

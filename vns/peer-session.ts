@@ -133,14 +133,24 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     seg.remotePort = sock.remotePort;
     seg.state = sock.flowState;
     const ch = this.ctx.policies[sock.appClass].select(seg, candidates) as DeviceChannel | undefined;
-    if (ch === undefined) this.blocked.add(sock);
+    if (ch === undefined) {
+      this.blocked.add(sock);
+      return undefined;
+    }
+    if (ch.channel.destroyed) {
+      // Closed under us (its 'close' event is still pending): stop using it and ask again.
+      this.device.retire(ch);
+      return this.select(sock, bytes);
+    }
     return ch;
   }
 
   control(appClass: AppClass, frame: Frame): void {
     const candidates = this.candidates(appClass);
     let best: DeviceChannel | undefined;
-    for (const c of candidates) if (best === undefined || c.txQueuedBytes < best.txQueuedBytes) best = c;
+    for (const c of candidates) {
+      if (!c.channel.destroyed && (best === undefined || c.txQueuedBytes < best.txQueuedBytes)) best = c;
+    }
     if (best) best.channel.enqueue(frame);
   }
 

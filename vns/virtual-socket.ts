@@ -79,7 +79,14 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
 
   /** @internal Sockets are created by a stack's `connect` or a server. */
   constructor(init: VirtualSocketInit) {
-    super({ allowHalfOpen: init.allowHalfOpen, decodeStrings: true, emitClose: true, autoDestroy: true });
+    super({
+      allowHalfOpen: init.allowHalfOpen,
+      decodeStrings: true,
+      emitClose: true,
+      autoDestroy: true,
+      // Keeps the re-grant rule live: when _read runs the buffer is under window/4.
+      readableHighWaterMark: Math.min(64 * 1024, init.window >>> 2),
+    });
     this.link = init.link;
     this.appClass = init.appClass;
     this.localPort = init.localPort;
@@ -201,16 +208,28 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   }
 
   override _read(): void {
-    this.maybeGrant();
+    // Readable.read() calls _read before it removes the bytes it returns, so judge
+    // the consumption once the read has completed.
+    if (!this.grantQueued) {
+      this.grantQueued = true;
+      process.nextTick(this.deferredGrant);
+    }
   }
+
+  private grantQueued = false;
+  private readonly deferredGrant = (): void => {
+    this.grantQueued = false;
+    this.maybeGrant();
+  };
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     const wasOpen = this.state !== 'closed';
     this.state = 'closed';
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
-    const clean = this.finSent && this.finReceived;
-    if (wasOpen && !clean && !this.resetByPeer) {
+    // Like TCP: once our FIN is out, closing sends no RST (it could overtake data on
+    // another channel); later data from the peer is answered by the session's RST.
+    if (wasOpen && !this.finSent && !this.resetByPeer) {
       this.link.control(this.appClass, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.RESET));
     }
     this.tx = [];

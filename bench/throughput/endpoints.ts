@@ -1,0 +1,77 @@
+/**
+ * The two ends of each case: raw node:net sockets, or netchannel stacks on loopback.
+ * @packageDocumentation
+ */
+import net from 'node:net';
+import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { createStack } from '../../index.js';
+import type { CaseSpec, Target } from './protocol.js';
+
+/** Virtual port the netchannel server listens on. */
+const VPORT = 80;
+
+/** A listening server end. */
+export interface ServerEnd {
+  /** Address to give the client. */
+  target: Target;
+  /** Stops listening, waits for accepted connections to end, frees everything. */
+  close(): Promise<void>;
+}
+
+/** A connected client end. */
+export interface ClientEnd {
+  /** The byte stream to the server. */
+  socket: Duplex;
+  /** Ends the socket and frees everything. */
+  close(): Promise<void>;
+}
+
+/** Listens on 127.0.0.1 (port 0) for `spec`, handing each accepted stream to `onSocket`. */
+export async function listenFor(spec: CaseSpec, onSocket: (s: Duplex) => void): Promise<ServerEnd> {
+  if (spec.kind === 'net') {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((s) => {
+      s.setNoDelay(true);
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+      onSocket(s);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as net.AddressInfo;
+    return {
+      target: { kind: 'net', port },
+      close: async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const s of sockets) s.end();
+        await closed;
+      },
+    };
+  }
+  const stack = await createStack({ listen: ['tcp://127.0.0.1:0'], channels: { throughput: spec.channels, latency: 0 } });
+  const server = await stack.listen(VPORT);
+  server.on('connection', (s) => onSocket(s));
+  return { target: { kind: 'netchannel', address: stack.addresses[0]!, vport: VPORT }, close: () => stack.close() };
+}
+
+/** Connects to `target` for `spec`; resolves once the stream is ready for data. */
+export async function connectTo(spec: CaseSpec, target: Target): Promise<ClientEnd> {
+  if (target.kind === 'net') {
+    const socket = net.connect({ host: '127.0.0.1', port: target.port });
+    await once(socket, 'connect');
+    socket.setNoDelay(true);
+    return {
+      socket,
+      close: async () => {
+        const closed = once(socket, 'close');
+        socket.end();
+        await closed;
+      },
+    };
+  }
+  if (spec.kind !== 'netchannel') throw new Error(`case ${spec.kind} cannot connect to a netchannel target`);
+  const stack = await createStack({ channels: { throughput: spec.channels, latency: 0 } });
+  const socket = await stack.connect(target.address, target.vport, { appClass: 'throughput' });
+  return { socket, close: () => stack.close() };
+}

@@ -1,0 +1,105 @@
+/**
+ * Test fixture: two stacks connected over one transport, closed after each test.
+ * @packageDocumentation
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createStack, type Stack, type StackOptions } from '../index.js';
+import { MemoryNetwork, memory } from '../transports/memory/index.js';
+import { tcp } from '../transports/tcp/index.js';
+import { unix } from '../transports/unix/index.js';
+
+/** Transport used by a pair. */
+export type PairTransport = 'tcp' | 'unix' | 'memory';
+
+/** Two stacks: `server` listens, `client` dials. */
+export interface StackPair {
+  server: Stack;
+  client: Stack;
+  address: string;
+  close(): Promise<void>;
+}
+
+/** Creates a listening and a dialing stack over `transport` with shared `options`. */
+export async function stackPair(transport: PairTransport, options: StackOptions = {}): Promise<StackPair> {
+  let dir: string | undefined;
+  let listen: string;
+  let transports;
+  if (transport === 'tcp') {
+    listen = 'tcp://127.0.0.1:0';
+    transports = [tcp()];
+  } else if (transport === 'unix') {
+    dir = mkdtempSync(join(tmpdir(), 'nc-'));
+    listen = `unix://${join(dir, 's.sock')}`;
+    transports = [unix()];
+  } else {
+    const network = new MemoryNetwork();
+    listen = 'memory://pair';
+    transports = [memory({ network })];
+  }
+  const server = await createStack({ ...options, transports, listen: [listen] });
+  const client = await createStack({ ...options, transports });
+  return {
+    server,
+    client,
+    address: server.addresses[0]!,
+    async close() {
+      await Promise.all([client.close(), server.close()]);
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Reads a stream to its end and returns all bytes. */
+export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** SHA-256 hex of a buffer. */
+export function sha256(buf: Buffer): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+/** Rejects with `message` after `ms` unless `p` settles first. */
+export function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${message}`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** Waits for one event, with a timeout. */
+export function event<T = unknown[]>(emitter: NodeJS.EventEmitter, name: string, ms = 10_000): Promise<T> {
+  return within(once(emitter, name) as Promise<T>, ms, `event '${name}'`);
+}
+
+/** Deterministic pseudo-random bytes (xorshift32), for reproducible payloads. */
+export function prng(seed: number): (n: number) => Buffer {
+  let x = seed >>> 0 || 1;
+  return (n: number) => {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      b[i] = x & 0xff;
+    }
+    return b;
+  };
+}
+
+/** Reads a stream to its end via events, without destroying it (unlike `for await`). */
+export function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.once('end', () => resolve(Buffer.concat(parts)));
+    stream.once('error', reject);
+  });
+}
