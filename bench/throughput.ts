@@ -27,7 +27,7 @@ async function runOnce(server: ForkedChild, client: ForkedChild, spec: CaseSpec,
   const s = await serverDone;
   await server.request({ type: 'teardown' }, 'closed');
   if (s.bytes !== args.bytes) throw new Error(`${caseLabel(spec)}: server counted ${s.bytes} bytes, expected ${args.bytes}`);
-  return { round, warmup: round === 0, case: caseLabel(spec), bytes: args.bytes, wallNs: c.wallNs, clientCpuUs: c.cpuUs, serverCpuUs: s.cpuUs, serverWallNs: s.wallNs, hostBusyCores: (c.hostBusyMs * 1e6) / c.wallNs };
+  return { round, warmup: round === 0, case: caseLabel(spec), bytes: args.bytes, wallNs: c.wallNs, clientCpuUs: c.cpuUs, serverCpuUs: s.cpuUs, serverWallNs: s.wallNs, hostBusyCores: (c.hostBusyMs * 1e6) / c.wallNs, creditStalls: c.creditStalls };
 }
 
 /** Rejects after `ms` unless `p` settles first; calls `onTimeout` on expiry. */

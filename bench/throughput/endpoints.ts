@@ -25,6 +25,8 @@ export interface ClientEnd {
   socket: Duplex;
   /** Ends the socket and frees everything. */
   close(): Promise<void>;
+  /** Times the netchannel sender ran out of peer credit so far; null for raw net. */
+  creditStalls(): number | null;
 }
 
 /** Listens on 127.0.0.1 (port 0) for `spec`, handing each accepted stream to `onSocket`. */
@@ -68,10 +70,11 @@ export async function connectTo(spec: CaseSpec, target: Target): Promise<ClientE
         socket.end();
         await closed;
       },
+      creditStalls: () => null,
     };
   }
   if (spec.kind !== 'netchannel') throw new Error(`case ${spec.kind} cannot connect to a netchannel target`);
   const stack = await createStack({ channels: { throughput: spec.channels, latency: 0 } });
   const socket = await stack.connect(target.address, target.vport, { appClass: 'throughput' });
-  return { socket, close: () => stack.close() };
+  return { socket, close: () => stack.close(), creditStalls: () => socket.creditStalls };
 }

@@ -61,6 +61,8 @@ export interface ClientDoneMsg {
   cpuUs: number;
   /** Busy CPU time of the whole host over the same interval, ms. */
   hostBusyMs: number;
+  /** Netchannel only: times the sender stalled on peer credit during the transfer; else null. */
+  creditStalls: number | null;
 }
 
 /** Short label of a case, e.g. `raw net` or `netchannel 4ch`. */

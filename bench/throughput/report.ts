@@ -25,6 +25,8 @@ export interface RunRecord {
    * the client ran, 10 ms granularity: shows load from other programs.
    */
   hostBusyCores: number;
+  /** Netchannel only: sender stalls on peer credit (flow-control window) during the transfer. */
+  creditStalls: number | null;
 }
 
 /** Figures derived from a {@link RunRecord}. */
@@ -57,7 +59,7 @@ export function derive(r: RunRecord): Derived {
 export function progressLine(r: RunRecord): string {
   const d = derive(r);
   const tag = r.warmup ? 'warm-up' : `run ${r.round}`;
-  return `${tag.padEnd(7)} ${r.case.padEnd(14)} ${(r.wallNs / 1e9).toFixed(3)} s  ${d.gbitPerS.toFixed(2)} Gbit/s  ${d.mbPerS.toFixed(0)} MB/s  ${d.mbPerCpuS.toFixed(0)} MB/CPU-s  (cpu client ${d.clientCores.toFixed(2)}, server ${d.serverCores.toFixed(2)}, other ${d.otherCores.toFixed(2)} cores)`;
+  return `${tag.padEnd(7)} ${r.case.padEnd(14)} ${(r.wallNs / 1e9).toFixed(3)} s  ${d.gbitPerS.toFixed(2)} Gbit/s  ${d.mbPerS.toFixed(0)} MB/s  ${d.mbPerCpuS.toFixed(0)} MB/CPU-s  (cpu client ${d.clientCores.toFixed(2)}, server ${d.serverCores.toFixed(2)}, other ${d.otherCores.toFixed(2)} cores)${r.creditStalls === null ? '' : `  credit stalls ${r.creditStalls}`}`;
 }
 
 /** Table of medians [min–max] per case, then ratio lines against `baseline` (if any). */

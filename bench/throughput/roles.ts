@@ -69,6 +69,7 @@ export function clientRole(): void {
       end.socket.once('error', reject);
       end.socket.once('close', () => reject(new Error('socket closed before the server replied')));
     });
+    const stalls0 = end.creditStalls();
     const busy0 = hostBusyMs();
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
@@ -76,8 +77,9 @@ export function clientRole(): void {
     const wallNs = Number(process.hrtime.bigint() - t0);
     const cpu = cpuUs(process.cpuUsage(cpu0));
     const busy = hostBusyMs() - busy0;
+    const stalls = end.creditStalls();
     await end.close();
-    const done: ClientDoneMsg = { type: 'client-done', wallNs, cpuUs: cpu, hostBusyMs: busy };
+    const done: ClientDoneMsg = { type: 'client-done', wallNs, cpuUs: cpu, hostBusyMs: busy, creditStalls: stalls === null || stalls0 === null ? null : stalls - stalls0 };
     send(done);
   });
 }
