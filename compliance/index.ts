@@ -417,13 +417,17 @@ export function channelDriverCompliance(name: string, hooks: ComplianceHooks): v
   describe(`channel driver compliance: ${name}`, () => {
     const base: ChannelOptions = { ...hooks.channelOptions };
     let h!: Harness;
+    let current: Harness | undefined;
 
     beforeEach(async () => {
-      h = new Harness(await hooks.setup(), base);
+      current = undefined;
+      h = current = new Harness(await hooks.setup(), base);
     });
 
     afterEach(async () => {
-      await h.cleanup(hooks.teardown?.bind(hooks));
+      const done = current;
+      current = undefined;
+      await done?.cleanup(hooks.teardown?.bind(hooks));
     });
 
     it('dials and accepts a channel', async () => {

@@ -125,6 +125,10 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
       } else if (f.type === FrameType.HELLO) {
         dc.channel.destroy(new FrameError(ErrorCode.PROTOCOL, `unexpected HELLO on established channel ${dc.id}`));
         return;
+      } else if (!(f.type >= FrameType.DATA && f.type <= FrameType.PONG)) {
+        // Drivers that carry Frame objects (not bytes) skip the codec: check here too.
+        dc.channel.destroy(new FrameError(ErrorCode.BAD_FRAME, `unknown frame type ${f.type} on channel ${dc.id}`));
+        return;
       } else if (f.type !== FrameType.PONG) {
         this.onFrame(f, dc);
         if (dc.channel.destroyed) return;
