@@ -4,12 +4,31 @@
  */
 export { createStack } from './stack/create-stack.js';
 export { Stack, type ConnectOptions, type ListenOptions } from './stack/stack.js';
-export type { StackOptions } from './stack/options.js';
+export type { StackOptions, SchedulerOptions } from './stack/options.js';
 export * from './errors/index.js';
 export { VirtualSocket, VirtualServer } from './vns/index.js';
 export type { AppClass, Channel, ChannelEvents, ChannelStats } from './netdriver/channel.js';
 export { defineDriver, type ChannelDriver, type ChannelListener, type ChannelOptions, type DriverFactory, type DriverComponents } from './netdriver/driver.js';
-export { definePolicy, roundRobin, type PolicyFactory, type SchedulingPolicy, type SegmentContext, type ChannelView, type RoundRobinOptions } from './netscheduler/index.js';
+export {
+  definePolicy,
+  roundRobin,
+  sourcePortHash,
+  shortestQueue,
+  dedicated,
+  defineScaling,
+  saturation,
+  definePlacement,
+  thresholdPlacement,
+  type PolicyFactory,
+  type SchedulingPolicy,
+  type SegmentContext,
+  type ChannelView,
+  type RoundRobinOptions,
+  type ScalingFactory,
+  type ScalingPolicy,
+  type ScalingSample,
+  type StackEvent,
+} from './netscheduler/index.js';
 export { tcp, type TcpOptions } from './transports/tcp/index.js';
 export { unix, type UnixOptions } from './transports/unix/index.js';
 export { memory, MemoryNetwork, type MemoryOptions } from './transports/memory/index.js';

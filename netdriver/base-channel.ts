@@ -119,7 +119,7 @@ export abstract class BaseChannel extends EventEmitter implements Channel {
       let taken = 0;
       while (this.rxHead < q.length && taken < maxBytes) {
         const f = q[this.rxHead++]!;
-        taken += f.payload.length;
+        taken += HEADER_SIZE + f.payload.length;
         out.push(f);
       }
       this.rxQueuedBytes -= taken;
@@ -173,7 +173,7 @@ export abstract class BaseChannel extends EventEmitter implements Channel {
     this.framesReceived += frames.length;
     for (const f of frames) {
       this.rxQueue.push(f);
-      this.rxQueuedBytes += f.payload.length;
+      this.rxQueuedBytes += HEADER_SIZE + f.payload.length;
     }
     if (!this.rxPaused && this.rxQueuedBytes >= this.rxHighWaterMark) {
       this.rxPaused = true;

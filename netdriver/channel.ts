@@ -26,9 +26,9 @@ export interface ChannelEvents {
 
 /** Occupancy counters of a channel, read by schedulers and metrics. */
 export interface ChannelStats {
-  /** Bytes accepted by `enqueue` but not yet handed to the operating system. */
+  /** Wire bytes (24-byte header + payload per frame) accepted by `enqueue` but not yet handed to the OS or peer. */
   readonly txQueuedBytes: number;
-  /** Bytes received and decoded but not yet dequeued. */
+  /** Wire bytes (header + payload per frame) received and decoded but not yet dequeued. */
   readonly rxQueuedBytes: number;
   /** Total frame bytes (header + payload) handed to the transport. */
   readonly bytesSent: number;
@@ -62,7 +62,7 @@ export interface Channel extends ChannelStats {
    * @throws ChannelError `NETCHANNEL_ERR_CLOSED` after `end`/`destroy`.
    */
   enqueue(frames: Frame | readonly Frame[]): boolean;
-  /** Removes and returns received frames, up to about `maxBytes` of payload (default: all). */
+  /** Removes and returns received frames, at least one and up to about `maxBytes` wire bytes (default: all). */
   dequeue(maxBytes?: number): Frame[];
   /** Half-close: flush queued frames, then tell the peer no more frames follow. Idempotent. */
   end(): void;

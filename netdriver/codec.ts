@@ -189,14 +189,16 @@ export class FrameDecoder {
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
+    let used = 0; // whole chunks consumed; removed with one splice (shift per chunk is quadratic)
     while (filled < n) {
-      const c = this.pending[0]!;
+      const c = this.pending[used]!;
       const k = Math.min(c.length, n - filled);
       c.copy(out, filled, 0, k);
       filled += k;
-      if (k === c.length) this.pending.shift();
-      else this.pending[0] = c.subarray(k);
+      if (k === c.length) used++;
+      else this.pending[used] = c.subarray(k);
     }
+    this.pending.splice(0, used);
     this.pendingBytes -= n;
     return out;
   }

@@ -34,10 +34,12 @@ export const FrameFlag = {
   LATENCY: 0x01,
   /** HELLO: this HELLO answers the peer's HELLO. */
   REPLY: 0x02,
+  /** CREDIT: the receiver's reader stalls (head-of-line); keep this socket off shared channels. */
+  HOL: 0x04,
 } as const;
 
 /** Mask of every defined flag bit; others must be zero. */
-export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY;
+export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY | FrameFlag.HOL;
 
 /** Reasons carried in the `ack` field of an RST frame. */
 export const ResetReason = {

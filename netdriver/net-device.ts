@@ -21,16 +21,48 @@ export interface ChannelView {
   readonly txQueuedBytes: number;
   /** The channel's transmit high-water mark. */
   readonly txHighWaterMark: number;
-  /** Total bytes sent so far (for rate estimates). */
+  /** Total bytes sent so far. */
   readonly bytesSent: number;
+  /** Bytes per second sent over the last control tick. */
+  readonly throughput: number;
 }
+
+/** Where a device hands received frames; the stack's receive scheduler. */
+export interface RxSink {
+  /** Frames from a latency channel: deliver now. */
+  urgent(frames: Frame[], from: DeviceChannel): void;
+  /** Frames from a throughput channel: deliver in bounded slices. */
+  bulk(frames: Frame[], from: DeviceChannel): void;
+  /** True while bulk frames pile up; throughput channels are not read then. */
+  readonly congested: boolean;
+  /** Runs `fn` after every bulk frame received so far was delivered. */
+  fence(from: DeviceChannel, fn: () => void): void;
+}
+
+/** Delivers everything at once (no receive scheduler). */
+const directSink: RxSink = {
+  urgent: (frames, from) => {
+    for (const f of frames) from.device.onFrame(f, from);
+  },
+  bulk: (frames, from) => {
+    for (const f of frames) from.device.onFrame(f, from);
+  },
+  congested: false,
+  fence: (_from, fn) => fn(),
+};
 
 /** A channel registered in a device. */
 export class DeviceChannel implements ChannelView {
   /** False once the channel ended or closed: no new frames go on it. */
   usable = true;
+  /** Bytes per second sent over the last control tick (set by the controller). */
+  throughput = 0;
+  /** `bytesSent` at the last control tick. */
+  lastBytesSent = 0;
 
   constructor(
+    /** The device the channel belongs to. */
+    readonly device: NetDevice,
     /** The underlying channel. */
     readonly channel: Channel,
     /** Class negotiated in the HELLO. */
@@ -79,6 +111,8 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
   constructor(
     /** Host id of the peer (hex). */
     readonly peerHostId: string,
+    /** Receive scheduler (strict priority for latency channels). */
+    private readonly rx: RxSink = directSink,
   ) {
     super();
   }
@@ -90,16 +124,19 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
 
   /** Registers a HELLO-negotiated channel and starts pumping its frames. */
   add(channel: Channel, appClass: AppClass, index: number): DeviceChannel {
-    const dc = new DeviceChannel(channel, appClass, index);
+    const dc = new DeviceChannel(this, channel, appClass, index);
     this.channels.push(dc);
     this.reindex();
     channel.on('readable', () => this.pump(dc));
     channel.on('writable', () => this.emit('writable'));
-    channel.on('end', () => {
-      this.retire(dc);
-      channel.end();
-    });
-    channel.once('close', (err) => this.remove(dc, err));
+    // End and close are handled after the frames that arrived before them.
+    channel.on('end', () =>
+      this.rx.fence(dc, () => {
+        this.retire(dc);
+        channel.end();
+      }),
+    );
+    channel.once('close', (err) => this.rx.fence(dc, () => this.remove(dc, err)));
     this.emit('channel-added', dc);
     this.pump(dc);
     return dc;
@@ -117,8 +154,17 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     for (const dc of [...this.channels]) dc.channel.destroy(err);
   }
 
+  /** Pulls frames from throughput channels again after the receive queue drained. */
+  resumeRx(): void {
+    for (const dc of this.channels) if (dc.appClass === 'throughput') this.pump(dc);
+  }
+
   private pump(dc: DeviceChannel): void {
+    const bulk = dc.appClass === 'throughput';
+    if (bulk && this.rx.congested) return; // resumed by resumeRx()
     const frames = dc.channel.dequeue();
+    if (frames.length === 0) return;
+    let keep = 0;
     for (const f of frames) {
       if (f.type === FrameType.PING) {
         if (dc.usable) dc.channel.enqueue({ ...f, type: FrameType.PONG });
@@ -130,10 +176,12 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
         dc.channel.destroy(new FrameError(ErrorCode.BAD_FRAME, `unknown frame type ${f.type} on channel ${dc.id}`));
         return;
       } else if (f.type !== FrameType.PONG) {
-        this.onFrame(f, dc);
-        if (dc.channel.destroyed) return;
+        frames[keep++] = f;
       }
     }
+    frames.length = keep;
+    if (bulk) this.rx.bulk(frames, dc);
+    else this.rx.urgent(frames, dc);
   }
 
   /** Stops scheduling onto a channel without removing it (it ended or is closing). */

@@ -49,7 +49,7 @@ export function createNetSocketDriver(spec: NetSocketDriverSpec): ChannelDriver 
     scheme: spec.scheme,
     validate: (address) => spec.validate(address),
 
-    dial(address: string, options: ChannelOptions = {}): Promise<Channel> {
+    async dial(address: string, options: ChannelOptions = {}): Promise<Channel> {
       spec.validate(address);
       return new Promise((resolve, reject) => {
         const signal = options.signal;
@@ -76,12 +76,13 @@ export function createNetSocketDriver(spec: NetSocketDriverSpec): ChannelDriver 
       });
     },
 
-    listen(address: string, onChannel: (channel: Channel) => void, options: ChannelOptions = {}): Promise<ChannelListener> {
+    async listen(address: string, onChannel: (channel: Channel) => void, options: ChannelOptions = {}): Promise<ChannelListener> {
       spec.validate(address);
+      const listenOptions = spec.listenOptions(address);
       return new Promise((resolve, reject) => {
         const server = net.createServer({ allowHalfOpen: true }, (socket) => onChannel(channelFor(spec, socket, address, options)));
         server.once('error', (err) => reject(new ChannelError(ErrorCode.DIAL_FAILED, `cannot listen on ${address}: ${err.message}`, { cause: err })));
-        server.listen(spec.listenOptions(address), () => {
+        server.listen(listenOptions, () => {
           let closing: Promise<void> | undefined;
           resolve({
             address: spec.boundAddress(server, address),

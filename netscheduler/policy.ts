@@ -6,6 +6,7 @@
 import { InvalidArgumentError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import type { ChannelView } from '../netdriver/net-device.js';
+import { brand, hasBrand } from './plugin.js';
 
 export type { ChannelView } from '../netdriver/net-device.js';
 
@@ -59,16 +60,12 @@ export interface PolicyFactory {
 
 /** Brands `create` as a policy factory; built-in and third-party policies both use it. */
 export function definePolicy<S>(name: string, create: (components: PolicyComponents) => SchedulingPolicy<S>): PolicyFactory {
-  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(`policy name must be a non-empty string, got ${JSON.stringify(name)}`);
-  return Object.assign((components: PolicyComponents) => create(components) as SchedulingPolicy, {
-    policyName: name,
-    [POLICY_FACTORY]: true as const,
-  });
+  return brand(POLICY_FACTORY, 'policy', name, create as (components: PolicyComponents) => SchedulingPolicy);
 }
 
 /** True when `value` was made by {@link definePolicy}. */
 export function isPolicyFactory(value: unknown): value is PolicyFactory {
-  return typeof value === 'function' && (value as Partial<PolicyFactory>)[POLICY_FACTORY] === true;
+  return hasBrand(value, POLICY_FACTORY);
 }
 
 /** Validates a positive integer option, naming it in the error. */

@@ -10,7 +10,6 @@ import { InvalidArgumentError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import type { ChannelDriver } from '../netdriver/driver.js';
 import type { SchedulingPolicy } from '../netscheduler/policy.js';
-import { roundRobin } from '../netscheduler/round-robin.js';
 import { memory } from '../transports/memory/index.js';
 import { tcp } from '../transports/tcp/index.js';
 import { unix } from '../transports/unix/index.js';
@@ -29,8 +28,8 @@ function register(c: DependencyContainer, options: ResolvedStackOptions): void {
   }
   c.register(DRIVERS, { useValue: drivers });
   const policies: Record<AppClass, SchedulingPolicy> = {
-    throughput: (options.scheduler.throughput ?? roundRobin())({ appClass: 'throughput' }),
-    latency: (options.scheduler.latency ?? roundRobin())({ appClass: 'latency' }),
+    throughput: options.scheduler.policies.throughput({ appClass: 'throughput' }),
+    latency: options.scheduler.policies.latency({ appClass: 'latency' }),
   };
   c.register(POLICIES, { useValue: policies });
 }

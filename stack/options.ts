@@ -6,7 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import { isDriverFactory, type DriverFactory } from '../netdriver/driver.js';
+import { dedicated } from '../netscheduler/dedicated.js';
 import { isPolicyFactory, type PolicyFactory } from '../netscheduler/policy.js';
+import { roundRobin } from '../netscheduler/round-robin.js';
+import { isScalingFactory, saturation, type ScalingFactory } from '../netscheduler/scaling.js';
 
 /** Options of {@link createStack}. */
 export interface StackOptions {
@@ -22,11 +25,8 @@ export interface StackOptions {
    * @default [tcp(), unix(), memory()]
    */
   transports?: DriverFactory[];
-  /**
-   * Channel-selection policy per class.
-   * @default { throughput: roundRobin(), latency: roundRobin() }
-   */
-  scheduler?: { throughput?: PolicyFactory; latency?: PolicyFactory };
+  /** Scheduler settings: policies, isolation, elastic channels, HoL handling. */
+  scheduler?: SchedulerOptions;
   /** Host id of this stack: 32 hex characters. @default random */
   hostId?: string;
   /** Receive window (credit) per virtual socket, bytes. @default 4194304 */
@@ -49,12 +49,52 @@ export interface StackOptions {
   closeTimeout?: number;
 }
 
+/** Scheduler part of {@link StackOptions}. */
+export interface SchedulerOptions {
+  /** Channel selection for throughput sockets. @default roundRobin() */
+  throughput?: PolicyFactory;
+  /** Channel selection for latency sockets. @default dedicated() */
+  latency?: PolicyFactory;
+  /**
+   * Keep throughput sockets off latency channels, and deliver latency data before
+   * throughput data received at the same time (throughput processed in slices).
+   * @default true
+   */
+  isolation?: boolean;
+  /** Throughput bytes processed per receive slice before yielding. @default 262144 */
+  rxSliceBytes?: number;
+  /** Control-loop tick, ms. @default 100 */
+  interval?: number;
+  /**
+   * Elastic channels: count bounds per class. A class listed here is scaled by the
+   * `scaling` policy between `min` and `max`; unlisted classes keep `channels`.
+   * @default {} (fixed counts)
+   */
+  elastic?: { throughput?: { min: number; max: number }; latency?: { min: number; max: number } };
+  /** Scaling policy for elastic classes. @default saturation() */
+  scaling?: ScalingFactory;
+  /**
+   * Extra receive window granted to a socket whose reader stalls with a full window
+   * (head-of-line), bytes; 0 disables HoL handling. At most 2× the channel buffer.
+   * @default 2 × channelTxHighWaterMark
+   */
+  holExpansion?: number;
+}
+
 /** Options after validation, every field set. */
 export interface ResolvedStackOptions {
   listen: string[];
   channels: Record<AppClass, number>;
   transports: DriverFactory[];
-  scheduler: Partial<Record<AppClass, PolicyFactory>>;
+  scheduler: {
+    policies: Record<AppClass, PolicyFactory>;
+    isolation: boolean;
+    rxSliceBytes: number;
+    interval: number;
+    elastic: Partial<Record<AppClass, { min: number; max: number }>>;
+    scaling: ScalingFactory;
+    holExpansion: number;
+  };
   hostId: string;
   window: number;
   maxSegmentSize: number;
@@ -86,18 +126,35 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
   if (!Array.isArray(transports) || !transports.every(isDriverFactory)) {
     throw new InvalidArgumentError('options.transports must be an array of driver factories made with defineDriver() (e.g. tcp())');
   }
-  const scheduler = o.scheduler ?? {};
+  const sched = o.scheduler ?? {};
+  if (sched === null || typeof sched !== 'object') throw new InvalidArgumentError(`options.scheduler must be an object, got ${JSON.stringify(sched)}`);
   for (const cls of ['throughput', 'latency'] as const) {
-    const p = scheduler[cls];
+    const p = sched[cls];
     if (p !== undefined && !isPolicyFactory(p)) {
       throw new InvalidArgumentError(`options.scheduler.${cls} must be a policy factory made with definePolicy() (e.g. roundRobin())`);
     }
+  }
+  if (sched.scaling !== undefined && !isScalingFactory(sched.scaling)) {
+    throw new InvalidArgumentError('options.scheduler.scaling must be a scaling factory made with defineScaling() (e.g. saturation())');
+  }
+  if (sched.isolation !== undefined && typeof sched.isolation !== 'boolean') {
+    throw new InvalidArgumentError(`options.scheduler.isolation must be a boolean, got ${JSON.stringify(sched.isolation)}`);
+  }
+  const elastic: Partial<Record<AppClass, { min: number; max: number }>> = {};
+  for (const cls of ['throughput', 'latency'] as const) {
+    const b = sched.elastic?.[cls];
+    if (b === undefined) continue;
+    const min = int(`scheduler.elastic.${cls}.min`, b?.min, 1, cls === 'latency' ? 0 : 1, 256);
+    const max = int(`scheduler.elastic.${cls}.max`, b?.max, min, 1, 256);
+    if (max < min) throw new InvalidArgumentError(`options.scheduler.elastic.${cls}.max (${max}) must be >= min (${min})`);
+    elastic[cls] = { min, max };
   }
   const hostId = o.hostId ?? randomBytes(16).toString('hex');
   if (typeof hostId !== 'string' || !/^[0-9a-f]{32}$/.test(hostId)) {
     throw new InvalidArgumentError(`options.hostId must be 32 lower-case hex characters, got ${JSON.stringify(o.hostId)}`);
   }
   const maxFramePayload = int('maxFramePayload', o.maxFramePayload, 1024 * 1024, 1024, 64 * 1024 * 1024);
+  const channelTxHighWaterMark = int('channelTxHighWaterMark', o.channelTxHighWaterMark, 2 * 1024 * 1024, 1024, 1024 * 1024 * 1024);
   const maxSegmentSize = int('maxSegmentSize', o.maxSegmentSize, 64 * 1024, 1, maxFramePayload);
   return {
     listen,
@@ -106,12 +163,20 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       latency: int('channels.latency', o.channels?.latency, 1, 0, 256),
     },
     transports,
-    scheduler,
+    scheduler: {
+      policies: { throughput: sched.throughput ?? roundRobin(), latency: sched.latency ?? dedicated() },
+      isolation: sched.isolation ?? true,
+      rxSliceBytes: int('scheduler.rxSliceBytes', sched.rxSliceBytes, 256 * 1024, 1024, 1024 * 1024 * 1024),
+      interval: int('scheduler.interval', sched.interval, 100, 1, 60_000),
+      elastic,
+      scaling: sched.scaling ?? saturation(),
+      holExpansion: int('scheduler.holExpansion', sched.holExpansion, 2 * channelTxHighWaterMark, 0, 2 * channelTxHighWaterMark),
+    },
     hostId,
     window: int('window', o.window, 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxSegmentSize,
     maxFramePayload,
-    channelTxHighWaterMark: int('channelTxHighWaterMark', o.channelTxHighWaterMark, 2 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    channelTxHighWaterMark,
     channelRxHighWaterMark: int('channelRxHighWaterMark', o.channelRxHighWaterMark, 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     allowHalfOpen: o.allowHalfOpen ?? false,
     handshakeTimeout: int('handshakeTimeout', o.handshakeTimeout, 10_000, 1, 3_600_000),

@@ -8,8 +8,12 @@ import { splitAddress } from '../netdriver/address.js';
 import type { AppClass, Channel } from '../netdriver/channel.js';
 import type { ChannelDriver, ChannelListener, ChannelOptions } from '../netdriver/driver.js';
 import { helloAsAcceptor, helloAsDialer } from '../netdriver/hello.js';
-import { NetDevice } from '../netdriver/net-device.js';
+import { NetDevice, type DeviceChannel } from '../netdriver/net-device.js';
+import { ScalingController, type ControlledPeer } from '../netscheduler/controller.js';
+import type { StackEvent } from '../netscheduler/events.js';
 import type { SchedulingPolicy } from '../netscheduler/policy.js';
+import { RxPriorityQueue } from '../netscheduler/rx-priority.js';
+import { Subject, type Observable } from 'rxjs';
 import { PeerSession, type SessionContext } from '../vns/peer-session.js';
 import type { PortAllocator } from '../vns/port-allocator.js';
 import { VirtualServer } from '../vns/virtual-server.js';
@@ -47,6 +51,16 @@ export class Stack {
   private readonly ctx: SessionContext;
   private state: 'open' | 'closing' | 'closed' = 'open';
   private closing: Promise<void> | null = null;
+  private readonly events = new Subject<StackEvent>();
+  private readonly rx: RxPriorityQueue<DeviceChannel>;
+  private readonly controller: ScalingController;
+
+  /**
+   * Everything the stack and its scheduler do, as an rxjs stream: channels added and
+   * removed, sockets opened/closed/refused/remapped, HoL detected/resolved, scaling.
+   * Completes when the stack closes.
+   */
+  readonly events$: Observable<StackEvent> = this.events.asObservable();
 
   /** @internal Use {@link createStack}. */
   constructor(
@@ -65,9 +79,33 @@ export class Stack {
         maxSegment: options.maxSegmentSize,
         allowHalfOpen: options.allowHalfOpen,
         connectTimeout: options.connectTimeout,
+        holExpansion: options.scheduler.holExpansion,
       },
+      isolation: options.scheduler.isolation,
+      emit: (e) => this.events.next(e),
       server: (port) => this.servers.get(port),
     };
+    this.rx = new RxPriorityQueue<DeviceChannel>(
+      (f, dc) => dc.device.onFrame(f, dc),
+      () => {
+        if (!this.rx.congested) for (const s of this.sessions.values()) s.device.resumeRx();
+      },
+      { sliceBytes: options.scheduler.rxSliceBytes },
+    );
+    this.controller = new ScalingController(
+      {
+        peers: () => this.sessions.values(),
+        addChannel: (peer, appClass) => this.addChannel(peer as PeerSession, appClass),
+        removeChannel: (peer, dc) => this.removeChannel(peer as PeerSession, dc),
+        emit: this.ctx.emit,
+      },
+      { intervalMs: options.scheduler.interval, scaling: options.scheduler.scaling, bounds: options.scheduler.elastic },
+    );
+  }
+
+  /** The control loop (exposed for tests and tools that drive ticks by hand). */
+  get control(): ScalingController {
+    return this.controller;
   }
 
   /** Peer sessions by peer host id (read-only view for tools and tests). */
@@ -129,6 +167,7 @@ export class Stack {
   destroy(err?: Error): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.controller.stop();
     for (const s of this.servers.values()) void s.close();
     for (const l of this.listeners) void l.close();
     for (const ch of this.handshaking) ch.destroy(err);
@@ -140,6 +179,7 @@ export class Stack {
       session.device.destroy(err);
     }
     this.closing ??= Promise.resolve();
+    this.events.complete();
   }
 
   private async shutdown(): Promise<void> {
@@ -220,17 +260,41 @@ export class Stack {
       throw new ChannelError(ErrorCode.HANDSHAKE, `channels to ${address} reached ${hosts.size} different hosts`);
     }
     const session = this.sessionFor(ok[0]!.peer.hostId, address);
+    session.scalable = true;
+    session.dialAddress = address;
     for (const r of ok) session.device.add(r.ch, r.appClass, r.index);
     return session;
+  }
+
+  /** Dials one more channel of `appClass` to a peer this stack dialed (elastic scaling). */
+  private async addChannel(session: PeerSession, appClass: AppClass): Promise<void> {
+    const address = session.dialAddress;
+    if (!address || this.state !== 'open') return;
+    const index = session.device.channels.reduce((m, c) => (c.appClass === appClass ? Math.max(m, c.index + 1) : m), 0);
+    const ch = await this.driverFor(address).dial(address, this.channelOptions());
+    const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout);
+    if (peer.hostId !== session.remoteHostId || this.state !== 'open' || session.isDown) {
+      ch.destroy();
+      return;
+    }
+    session.device.add(ch, appClass, index);
+  }
+
+  /** Stops scheduling onto a channel, lets it drain, then closes it (no byte lost). */
+  private async removeChannel(session: PeerSession, dc: DeviceChannel): Promise<void> {
+    session.device.retire(dc);
+    await dc.channel.close();
   }
 
   private sessionFor(peerHostId: string, remoteAddress: string): PeerSession {
     let session = this.sessions.get(peerHostId);
     if (!session) {
-      const s = new PeerSession(new NetDevice(peerHostId), remoteAddress, this.ctx);
+      const s = new PeerSession(new NetDevice(peerHostId, this.rx), remoteAddress, this.ctx);
       this.sessions.set(peerHostId, s);
+      this.controller.start();
       s.once('down', () => {
         if (this.sessions.get(peerHostId) === s) this.sessions.delete(peerHostId);
+        if (this.sessions.size === 0) this.controller.stop();
         for (const [addr, p] of this.dialing) {
           void p.then((x) => x === s && this.dialing.get(addr) === p && this.dialing.delete(addr), () => {});
         }

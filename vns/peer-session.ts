@@ -1,7 +1,7 @@
 /**
  * PeerSession: the virtual sockets to one peer host. It owns the connection table,
- * routes frames from the peer's NetDevice to sockets, and asks the class's scheduling
- * policy for a channel for every outgoing segment.
+ * routes frames from the peer's NetDevice to sockets, asks the class's scheduling
+ * policy for a channel for every outgoing segment, and publishes socket events.
  * @packageDocumentation
  */
 import { EventEmitter } from 'node:events';
@@ -9,6 +9,8 @@ import { ErrorCode, SocketError, type NetChannelError } from '../errors/index.js
 import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, MAX_LISTEN_PORT, ResetReason, type Frame } from '../netdriver/frame.js';
 import type { DeviceChannel, NetDevice } from '../netdriver/net-device.js';
+import type { ControlledPeer } from '../netscheduler/controller.js';
+import type { EventSink } from '../netscheduler/events.js';
 import type { SchedulingPolicy } from '../netscheduler/policy.js';
 import type { PortAllocator } from './port-allocator.js';
 import type { LinkedSocket, SocketLink } from './socket-link.js';
@@ -25,6 +27,8 @@ export interface SessionSocketDefaults {
   allowHalfOpen: boolean;
   /** Connect handshake timeout, ms. */
   connectTimeout: number;
+  /** Extra window while a reader stalls (HoL); 0 disables HoL handling. */
+  holExpansion: number;
 }
 
 /** What a session needs from its stack. */
@@ -33,6 +37,10 @@ export interface SessionContext {
   readonly ports: PortAllocator;
   readonly policies: Readonly<Record<AppClass, SchedulingPolicy>>;
   readonly socketDefaults: SessionSocketDefaults;
+  /** Throughput sockets never use latency channels (latency ones fall back if they have none). */
+  readonly isolation: boolean;
+  /** Publishes events on the stack's `events$`. */
+  readonly emit: EventSink;
   /** The server listening on a virtual port, if any. */
   server(port: number): VirtualServer | undefined;
 }
@@ -49,9 +57,15 @@ function keyOf(localPort: number, remotePort: number): number {
 }
 
 /** All virtual sockets between this stack and one peer host. */
-export class PeerSession extends EventEmitter<PeerSessionEvents> implements SocketLink {
+export class PeerSession extends EventEmitter<PeerSessionEvents> implements SocketLink, ControlledPeer {
   /** Open sockets by connection key. */
   readonly sockets = new Map<number, VirtualSocket>();
+  /** Segments that found every channel of their class full, per class, since the last tick. */
+  readonly blockedWaits: Record<AppClass, number> = { latency: 0, throughput: 0 };
+  /** True when this stack dialed the peer and may add or remove channels. */
+  scalable = false;
+  /** Address the peer was dialed at (for elastic channels), if this stack dialed it. */
+  dialAddress: string | undefined;
   private readonly blocked = new Set<LinkedSocket>();
   private readonly segment = { bytes: 0, appClass: 'throughput' as AppClass, localPort: 0, remotePort: 0, state: undefined as unknown };
   private dead = false;
@@ -66,8 +80,25 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     super();
     device.onFrame = (f, dc) => this.onFrame(f, dc);
     device.on('writable', () => this.unblock());
-    device.on('channel-added', () => this.unblock());
-    device.on('channel-removed', (dc, err) => this.onChannelLost(dc, err));
+    device.on('channel-added', (dc) => {
+      this.ctx.emit({ type: 'channel-added', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme });
+      this.unblock();
+    });
+    device.on('channel-removed', (dc, err) => {
+      const e = err as (Error & { code?: string }) | undefined;
+      this.ctx.emit({
+        type: 'channel-removed',
+        at: Date.now(),
+        peer: device.peerHostId,
+        channelId: dc.id,
+        appClass: dc.appClass,
+        index: dc.index,
+        transport: dc.channel.scheme,
+        reason: e ? 'failed' : 'closed',
+        ...(e && { error: e.message, code: e.code ?? 'UNKNOWN' }),
+      });
+      this.onChannelLost(dc, err);
+    });
     device.on('down', (err) => this.onDown(err));
   }
 
@@ -77,28 +108,21 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   get localHostId(): string {
     return this.ctx.localHostId;
   }
+  /** True once the peer's last channel is gone. */
+  get isDown(): boolean {
+    return this.dead;
+  }
 
   /** Opens a virtual socket to `port` on the peer; resolves once SYNC_ACK arrives. */
   open(port: number, appClass: AppClass): Promise<VirtualSocket> {
     if (this.dead) return Promise.reject(new SocketError(ErrorCode.PEER_UNREACHABLE, `peer ${this.remoteAddress} is unreachable`));
-    const d = this.ctx.socketDefaults;
-    const localPort = this.ctx.ports.ephemeralPort();
-    const policy = this.ctx.policies[appClass];
-    const sock = new VirtualSocket({
-      link: this,
-      appClass,
-      localPort,
-      remotePort: port,
-      flowState: policy.createFlowState(localPort, port),
-      window: d.window,
-      maxSegment: d.maxSegment,
-      allowHalfOpen: d.allowHalfOpen,
-    });
-    this.sockets.set(keyOf(localPort, port), sock);
+    const sock = this.createSocket(appClass, this.ctx.ports.ephemeralPort(), port, undefined);
+    const timeoutMs = this.ctx.socketDefaults.connectTimeout;
+    const started = performance.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        sock.destroy(new SocketError(ErrorCode.TIMEOUT, `connect to virtual port ${port} at ${this.remoteAddress} timed out after ${d.connectTimeout} ms`));
-      }, d.connectTimeout);
+        sock.destroy(new SocketError(ErrorCode.TIMEOUT, `connect to virtual port ${port} at ${this.remoteAddress} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
       const settle = (): void => {
         clearTimeout(timer);
         sock.off('connect', onConnect);
@@ -106,10 +130,12 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       };
       const onConnect = (): void => {
         settle();
+        this.publishOpened(sock, 'connect', performance.now() - started);
         resolve(sock);
       };
-      const onError = (err: Error): void => {
+      const onError = (err: Error & { code?: string }): void => {
         settle();
+        this.ctx.emit({ type: 'socket-refused', at: Date.now(), peer: this.remoteHostId, appClass, remotePort: port, code: err.code ?? 'UNKNOWN' });
         reject(err);
       };
       sock.once('connect', onConnect);
@@ -118,25 +144,30 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     });
   }
 
+  /** Control tick: lets every socket check for head-of-line blocking. */
+  tick(): void {
+    for (const s of this.sockets.values()) s.checkHol();
+  }
+
   // ---- SocketLink ----------------------------------------------------------------
 
   select(sock: LinkedSocket, bytes: number): DeviceChannel | undefined {
     const candidates = this.candidates(sock.appClass);
-    if (candidates.length === 0) {
-      this.blocked.add(sock);
-      return undefined;
+    if (candidates.length === 0) return this.wait(sock);
+    const mapping = (sock as VirtualSocket).mapping;
+    let ch: DeviceChannel | undefined;
+    if (mapping?.pinned) {
+      ch = this.pinnedChannel(mapping, candidates);
+    } else {
+      const seg = this.segment;
+      seg.bytes = bytes;
+      seg.appClass = sock.appClass;
+      seg.localPort = sock.localPort;
+      seg.remotePort = sock.remotePort;
+      seg.state = sock.flowState;
+      ch = this.ctx.policies[sock.appClass].select(seg, candidates) as DeviceChannel | undefined;
     }
-    const seg = this.segment;
-    seg.bytes = bytes;
-    seg.appClass = sock.appClass;
-    seg.localPort = sock.localPort;
-    seg.remotePort = sock.remotePort;
-    seg.state = sock.flowState;
-    const ch = this.ctx.policies[sock.appClass].select(seg, candidates) as DeviceChannel | undefined;
-    if (ch === undefined) {
-      this.blocked.add(sock);
-      return undefined;
-    }
+    if (ch === undefined) return this.wait(sock);
     if (ch.channel.destroyed) {
       // Closed under us (its 'close' event is still pending): stop using it and ask again.
       this.device.retire(ch);
@@ -146,9 +177,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   }
 
   control(appClass: AppClass, frame: Frame): void {
-    const candidates = this.candidates(appClass);
     let best: DeviceChannel | undefined;
-    for (const c of candidates) {
+    for (const c of this.candidates(appClass)) {
       if (!c.channel.destroyed && (best === undefined || c.txQueuedBytes < best.txQueuedBytes)) best = c;
     }
     if (best) best.channel.enqueue(frame);
@@ -166,8 +196,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   private onFrame(f: Frame, from: DeviceChannel): void {
     const sock = this.sockets.get(keyOf(f.dst, f.src));
     if (sock !== undefined) {
-      if (f.type === FrameType.SYNC) return; // duplicate SYNC: ignore
-      sock.onFrame(f);
+      if (f.type !== FrameType.SYNC) sock.onFrame(f); // a duplicate SYNC is ignored
       return;
     }
     if (f.type === FrameType.SYNC) this.onSync(f, from);
@@ -185,22 +214,44 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       this.reset(from.appClass, f, ResetReason.REFUSED);
       return;
     }
-    const appClass = server.appClass ?? requested;
+    const sock = this.createSocket(server.appClass ?? requested, f.dst, f.src, f.ack);
+    this.control(sock.appClass, sock.synAckFrame());
+    this.publishOpened(sock, 'accept');
+    server.accept(sock);
+  }
+
+  private createSocket(appClass: AppClass, localPort: number, remotePort: number, peerGrant: number | undefined): VirtualSocket {
     const d = this.ctx.socketDefaults;
     const sock = new VirtualSocket({
       link: this,
       appClass,
-      localPort: f.dst,
-      remotePort: f.src,
-      flowState: this.ctx.policies[appClass].createFlowState(f.dst, f.src),
+      localPort,
+      remotePort,
+      flowState: this.ctx.policies[appClass].createFlowState(localPort, remotePort),
       window: d.window,
       maxSegment: d.maxSegment,
       allowHalfOpen: d.allowHalfOpen,
-      peerGrant: f.ack,
+      holExpansion: d.holExpansion,
+      ...(peerGrant !== undefined && { peerGrant }),
     });
-    this.sockets.set(keyOf(f.dst, f.src), sock);
-    this.control(appClass, sock.synAckFrame());
-    server.accept(sock);
+    sock.onSchedulerEvent = (kind, windowBytes) => {
+      const base = { at: Date.now(), peer: this.remoteHostId, localPort, remotePort };
+      if (kind === 'hol-detected' || kind === 'hol-resolved') this.ctx.emit({ ...base, type: kind, windowBytes });
+      else this.ctx.emit({ ...base, type: 'socket-remapped', mapping: kind });
+    };
+    this.sockets.set(keyOf(localPort, remotePort), sock);
+    return sock;
+  }
+
+  private publishOpened(sock: VirtualSocket, side: 'connect' | 'accept', handshakeMs?: number): void {
+    const { appClass, localPort, remotePort } = sock;
+    const peer = this.remoteHostId;
+    this.ctx.emit({ type: 'socket-opened', at: Date.now(), peer, appClass, localPort, remotePort, side, ...(handshakeMs !== undefined && { handshakeMs }) });
+    sock.once('close', () => {
+      const err = sock.errored as (Error & { code?: string }) | null;
+      const code = err ? (err.code ?? 'UNKNOWN') : undefined;
+      this.ctx.emit({ type: 'socket-closed', at: Date.now(), peer, appClass, localPort, remotePort, bytesRead: sock.bytesRead, bytesWritten: sock.bytesWritten, ...(code !== undefined && { code }) });
+    });
   }
 
   private reset(appClass: AppClass, f: Frame, reason: number): void {
@@ -209,8 +260,24 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
 
   private candidates(appClass: AppClass): readonly DeviceChannel[] {
     const own = this.device.channelsOf(appClass);
-    if (own.length > 0) return own;
+    if (own.length > 0 || (this.ctx.isolation && appClass === 'throughput')) return own;
     return this.device.channelsOf(appClass === 'latency' ? 'throughput' : 'latency');
+  }
+
+  /** A pinned socket stays on one channel: the least loaded when it was pinned. */
+  private pinnedChannel(mapping: VirtualSocket['mapping'], candidates: readonly DeviceChannel[]): DeviceChannel | undefined {
+    let ch = candidates.find((c) => c.id === mapping.pinnedChannel);
+    if (!ch) {
+      for (const c of candidates) if (!ch || c.txQueuedBytes < ch.txQueuedBytes) ch = c;
+      mapping.pinnedChannel = ch!.id;
+    }
+    return ch!.txQueuedBytes < ch!.txHighWaterMark ? ch : undefined;
+  }
+
+  private wait(sock: LinkedSocket): undefined {
+    this.blocked.add(sock);
+    this.blockedWaits[sock.appClass]++;
+    return undefined;
   }
 
   private unblock(): void {
@@ -220,7 +287,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     for (const s of list) s.pump();
   }
 
-  /** A channel that failed may have taken frames with it: its class's sockets fail. */
+  /** A channel that failed may have taken frames with it: sockets that could use it fail. */
   private onChannelLost(dc: DeviceChannel, err: Error | undefined): void {
     if (!err || this.dead) {
       this.unblock();
@@ -243,10 +310,5 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       s.onReset(ResetReason.RESET, error);
     }
     this.emit('down', err);
-  }
-
-  /** True once the peer's last channel is gone. */
-  get isDown(): boolean {
-    return this.dead;
   }
 }

@@ -78,7 +78,7 @@ describe('virtual-socket protocol at the receiver', () => {
       server.on('connection', (s) => s.pipe(s));
       const good = await client.connect(stack.addresses[0]!, 80);
       const bad = await rawChannel(network, stack.addresses[0]!);
-      const closed = event<[Error | undefined]>(bad, 'close');
+      const closed = within(new Promise((r) => bad.once('close', r)), 5000, 'bad channel closed');
       // A frame header with an unknown type (0x7f).
       bad.enqueue({ type: 0x7f as never, flags: 0, src: 1, dst: 2, seq: 0, ack: 0, payload: Buffer.alloc(0) });
       await closed;

@@ -32,6 +32,16 @@ export interface VirtualSocketInit {
   allowHalfOpen: boolean;
   /** Already established (acceptor side), with the peer's initial grant. */
   peerGrant?: number;
+  /** Extra receive window granted while the reader stalls (HoL), bytes. */
+  holExpansion: number;
+}
+
+/** Scheduler-facing state of a socket's mapping. */
+export interface SocketMapping {
+  /** True while the peer reports its reader stalled: stay on one channel. */
+  pinned: boolean;
+  /** The channel id a pinned socket stays on (0 = not chosen yet). */
+  pinnedChannel: number;
 }
 
 type State = 'connecting' | 'open' | 'closed';
@@ -46,6 +56,10 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   readonly remotePort: number;
   /** @internal Scheduler state. */
   readonly flowState: unknown;
+  /** @internal Mapping state read by the session's channel selection. */
+  readonly mapping: SocketMapping = { pinned: false, pinnedChannel: 0 };
+  /** @internal Called when HoL is detected/resolved here or the peer remaps us. */
+  onSchedulerEvent: ((kind: 'hol-detected' | 'hol-resolved' | 'pinned' | 'shared', windowBytes: number) => void) | null = null;
 
   private readonly link: SocketLink;
   private readonly window: number;
@@ -74,6 +88,12 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   private received = 0;
   private resetByPeer = false;
 
+  // Head-of-line handling (receive side).
+  private readonly holExpansion: number;
+  private extraWindow = 0;
+  private lastConsumed = 0;
+  private stalledTicks = 0;
+
   private idleTimer: NodeJS.Timeout | null = null;
   private idleMs = 0;
 
@@ -94,6 +114,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     this.flowState = init.flowState;
     this.window = init.window;
     this.mss = init.maxSegment;
+    this.holExpansion = init.holExpansion;
     this.grantSent = init.window;
     if (init.peerGrant === undefined) {
       this.state = 'connecting';
@@ -331,12 +352,19 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
       case FrameType.DATA:
         this.onData(f.seq, f.payload);
         break;
-      case FrameType.CREDIT:
+      case FrameType.CREDIT: {
+        const pinned = (f.flags & FrameFlag.HOL) !== 0;
+        if (pinned !== this.mapping.pinned) {
+          this.mapping.pinned = pinned;
+          this.mapping.pinnedChannel = 0;
+          this.onSchedulerEvent?.(pinned ? 'pinned' : 'shared', 0);
+        }
         if (seqDiff(f.ack, this.sndGrant) > 0) {
           this.sndGrant = f.ack;
           this.pump();
         }
         break;
+      }
       case FrameType.FIN:
         if (this.finSeq === -1) {
           this.finSeq = f.seq;
@@ -386,6 +414,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     if (this.finReceived || this.destroyed) return;
     const len = payload.length;
     if (seqDiff(seqAdd(seq, len), this.grantSent) > 0) {
+      // (grantSent never shrinks, so an expansion that was undone stays honoured.)
       this.protocolError(`peer sent bytes ${seq}..${seqAdd(seq, len)} beyond the granted offset ${this.grantSent}`);
       return;
     }
@@ -422,13 +451,45 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   }
 
   /** Sends a CREDIT when the application consumed a quarter window since the last one. */
-  private maybeGrant(): void {
+  private maybeGrant(force = false): void {
     if (this.state === 'closed' || this.finReceived) return;
     const consumed = seqAdd(this.rcvNxt, -this.readableLength);
-    const grant = seqAdd(consumed, this.window);
-    if (seqDiff(grant, this.grantSent) >= this.window >>> 2) {
-      this.grantSent = grant;
-      this.link.control(this.appClass, controlFrame(FrameType.CREDIT, this.localPort, this.remotePort, this.rcvNxt, grant));
+    const grant = seqAdd(consumed, this.window + this.extraWindow);
+    const delta = seqDiff(grant, this.grantSent);
+    if (delta >= this.window >>> 2 || (force && delta >= 0)) {
+      this.grantSent = delta > 0 ? grant : this.grantSent;
+      const flags = this.extraWindow > 0 ? FrameFlag.HOL : 0;
+      this.link.control(this.appClass, controlFrame(FrameType.CREDIT, this.localPort, this.remotePort, this.rcvNxt, this.grantSent, flags));
+    }
+  }
+
+  /** Current receive window (credit) including any HoL expansion, bytes. */
+  get receiveWindow(): number {
+    return this.window + this.extraWindow;
+  }
+
+  /**
+   * @internal Control tick (scheduler): detects a reader that stopped reading with a
+   * full window (head-of-line), grants a bounded expansion and asks the sender to
+   * keep the socket off shared channels; undoes both once the reader catches up.
+   */
+  checkHol(): void {
+    if (this.state !== 'open' || this.finReceived || this.holExpansion === 0) return;
+    const consumed = seqAdd(this.rcvNxt, -this.readableLength);
+    const idle = consumed === this.lastConsumed;
+    this.lastConsumed = consumed;
+    if (this.extraWindow === 0) {
+      this.stalledTicks = idle && this.readableLength >= this.window ? this.stalledTicks + 1 : 0;
+      if (this.stalledTicks >= 2) {
+        this.stalledTicks = 0;
+        this.extraWindow = this.holExpansion;
+        this.maybeGrant(true);
+        this.onSchedulerEvent?.('hol-detected', this.receiveWindow);
+      }
+    } else if (this.readableLength < this.window >>> 1) {
+      this.extraWindow = 0;
+      this.maybeGrant(true);
+      this.onSchedulerEvent?.('hol-resolved', this.receiveWindow);
     }
   }
 

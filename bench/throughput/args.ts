@@ -31,7 +31,7 @@ export interface ThroughputArgs {
 export const USAGE = `usage: node dist/bench/throughput.js [options]
   --bytes N        bytes per transfer; suffix k/m/g = KiB/MiB/GiB (default 1g)
   --runs N         measured rounds after one warm-up round (default 5)
-  --channels L     netchannel throughput-channel counts, comma list (default 1,4)
+  --channels L     netchannel throughput-channel counts, comma list, or none (default 1,4)
   --block N        reusable write block size; suffixes as --bytes (default 1m)
   --timeout S      per-run timeout in seconds; kills children on expiry (default 120)
   --json FILE      write the raw per-run figures as JSON
@@ -66,7 +66,7 @@ export function parseArgs(argv: readonly string[]): ThroughputArgs {
       case '--no-raw': a.noRaw = true; break;
       case '--channels': {
         const v = val();
-        a.channels = v.split(',').map((s) => size(opt, s.trim()));
+        a.channels = v === 'none' ? [] : v.split(',').map((s) => size(opt, s.trim()));
         if (a.channels.some((n) => n > 256)) throw new Error(`--channels entries must be 1-256, got ${JSON.stringify(v)}`);
         break;
       }
@@ -81,5 +81,6 @@ export function parseArgs(argv: readonly string[]): ThroughputArgs {
       default: throw new Error(`unknown option ${JSON.stringify(opt)}`);
     }
   }
+  if (a.noRaw && a.channels.length === 0) throw new Error('--no-raw with --channels none leaves no case to run');
   return a;
 }

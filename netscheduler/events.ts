@@ -1,0 +1,116 @@
+/**
+ * Events a stack publishes on `stack.events$` (an rxjs Observable): channels coming
+ * and going, sockets opening and closing, remapping, head-of-line blocking and
+ * scaling decisions with their inputs. Metrics and the scaling controller read the
+ * same stream.
+ * @packageDocumentation
+ */
+import type { AppClass } from '../netdriver/channel.js';
+
+/** Fields every event has. */
+interface EventBase {
+  /** `Date.now()` when it happened. */
+  readonly at: number;
+  /** Host id of the peer concerned. */
+  readonly peer: string;
+}
+
+/** A channel joined a peer device. */
+export interface ChannelAddedEvent extends EventBase {
+  readonly type: 'channel-added';
+  readonly channelId: number;
+  readonly appClass: AppClass;
+  readonly index: number;
+  readonly transport: string;
+}
+
+/** A channel left a peer device. */
+export interface ChannelRemovedEvent extends EventBase {
+  readonly type: 'channel-removed';
+  readonly channelId: number;
+  readonly appClass: AppClass;
+  readonly index: number;
+  readonly transport: string;
+  /** `closed`: graceful; `failed`: transport error (see `error`). */
+  readonly reason: 'closed' | 'failed';
+  readonly error?: string;
+  /** Error code when failed. */
+  readonly code?: string;
+}
+
+/** A virtual socket opened (connected or accepted). */
+export interface SocketOpenedEvent extends EventBase {
+  readonly type: 'socket-opened';
+  readonly appClass: AppClass;
+  readonly localPort: number;
+  readonly remotePort: number;
+  /** `connect` or `accept`. */
+  readonly side: 'connect' | 'accept';
+  /** Connect side: milliseconds from SYNC to SYNC_ACK. */
+  readonly handshakeMs?: number;
+}
+
+/** A virtual socket closed. */
+export interface SocketClosedEvent extends EventBase {
+  readonly type: 'socket-closed';
+  readonly appClass: AppClass;
+  readonly localPort: number;
+  readonly remotePort: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** Error code if it closed with an error. */
+  readonly code?: string;
+}
+
+/** A connect was refused or failed before opening. */
+export interface SocketRefusedEvent extends EventBase {
+  readonly type: 'socket-refused';
+  readonly appClass: AppClass;
+  readonly remotePort: number;
+  readonly code: string;
+}
+
+/** The scheduler changed how a socket is mapped onto channels. */
+export interface SocketRemappedEvent extends EventBase {
+  readonly type: 'socket-remapped';
+  readonly localPort: number;
+  readonly remotePort: number;
+  /** `pinned`: confined to one channel; `shared`: back to the class policy. */
+  readonly mapping: 'pinned' | 'shared';
+  readonly channelId?: number;
+}
+
+/** Head-of-line blocking by a non-reading socket was detected or resolved. */
+export interface HolEvent extends EventBase {
+  readonly type: 'hol-detected' | 'hol-resolved';
+  readonly localPort: number;
+  readonly remotePort: number;
+  /** Receive buffer (window) of the socket after the change, bytes. */
+  readonly windowBytes: number;
+}
+
+/** The scaling controller decided a channel count for a class. */
+export interface ScalingEvent extends EventBase {
+  readonly type: 'scaling';
+  readonly appClass: AppClass;
+  readonly policy: string;
+  readonly from: number;
+  readonly to: number;
+  readonly direction: 'up' | 'down';
+  /** What the decision was based on. */
+  readonly inputs: { readonly blockedWaits: number; readonly meanOccupancy: number; readonly throughput: number };
+}
+
+/** Every event on `stack.events$`. */
+export type StackEvent =
+  | ChannelAddedEvent
+  | ChannelRemovedEvent
+  | SocketOpenedEvent
+  | SocketClosedEvent
+  | SocketRefusedEvent
+  | SocketRemappedEvent
+  | HolEvent
+  | ScalingEvent;
+
+/** Where components publish events (a Subject's `next`). */
+export type EventSink = (event: StackEvent) => void;
