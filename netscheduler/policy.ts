@@ -71,7 +71,7 @@ export function isPolicyFactory(value: unknown): value is PolicyFactory {
 /** Validates a positive integer option, naming it in the error. */
 export function positiveInt(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+  if (typeof value !== 'number' || !(Number.isInteger(value) || value === Infinity) || value <= 0) {
     throw new InvalidArgumentError(`options.${name} must be a positive integer, got ${JSON.stringify(value)}`);
   }
   return value;

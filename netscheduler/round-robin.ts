@@ -15,7 +15,7 @@ export interface RoundRobinOptions {
   sticky?: number;
   /**
    * A channel whose transmit queue holds this many bytes or more is skipped.
-   * @default 2097152
+   * @default each channel's txHighWaterMark (2 MiB unless configured)
    */
   threshold?: number;
 }
@@ -29,7 +29,7 @@ interface Cursor {
 /** The sticky round-robin policy factory. */
 export function roundRobin(options: RoundRobinOptions = {}): PolicyFactory {
   const sticky = positiveInt('sticky', options.sticky, 6);
-  const threshold = positiveInt('threshold', options.threshold, 2 * 1024 * 1024);
+  const threshold = positiveInt('threshold', options.threshold, Infinity);
   return definePolicy<Cursor>('round-robin', () => ({
     name: 'round-robin',
     createFlowState: () => ({ next: 0, left: sticky }),
@@ -39,7 +39,7 @@ export function roundRobin(options: RoundRobinOptions = {}): PolicyFactory {
       let i = cur.next % n;
       if (cur.left > 0) {
         const ch = channels[i]!;
-        if (ch.txQueuedBytes < threshold) {
+        if (ch.txQueuedBytes < Math.min(threshold, ch.txHighWaterMark)) {
           cur.left--;
           return ch;
         }
@@ -47,7 +47,7 @@ export function roundRobin(options: RoundRobinOptions = {}): PolicyFactory {
       for (let k = 1; k <= n; k++) {
         i = (cur.next + k) % n;
         const ch = channels[i]!;
-        if (ch.txQueuedBytes < threshold) {
+        if (ch.txQueuedBytes < Math.min(threshold, ch.txHighWaterMark)) {
           cur.next = i;
           cur.left = sticky - 1;
           return ch;

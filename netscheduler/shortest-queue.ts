@@ -9,14 +9,14 @@ import { definePolicy, positiveInt, type PolicyFactory } from './policy.js';
 export interface ShortestQueueOptions {
   /**
    * Channels whose transmit queue holds this many bytes or more are skipped.
-   * @default 2097152
+   * @default each channel's txHighWaterMark
    */
   threshold?: number;
 }
 
 /** The shortest-queue-first policy factory. */
 export function shortestQueue(options: ShortestQueueOptions = {}): PolicyFactory {
-  const threshold = positiveInt('threshold', options.threshold, 2 * 1024 * 1024);
+  const threshold = positiveInt('threshold', options.threshold, Infinity);
   return definePolicy<null>('shortest-queue', () => ({
     name: 'shortest-queue',
     createFlowState: () => null,
@@ -26,7 +26,7 @@ export function shortestQueue(options: ShortestQueueOptions = {}): PolicyFactory
         const c = channels[i]!;
         if (c.txQueuedBytes < best.txQueuedBytes) best = c;
       }
-      return best.txQueuedBytes < threshold ? best : undefined;
+      return best.txQueuedBytes < Math.min(threshold, best.txHighWaterMark) ? best : undefined;
     },
   }));
 }

@@ -10,7 +10,7 @@ import { definePolicy, positiveInt, type PolicyFactory } from './policy.js';
 export interface SourcePortHashOptions {
   /**
    * The socket waits while its channel's transmit queue holds this many bytes or more.
-   * @default 2097152
+   * @default the channel's txHighWaterMark
    */
   threshold?: number;
 }
@@ -28,13 +28,13 @@ export function portHash(localPort: number, remotePort: number): number {
 
 /** The source-port hash policy factory. */
 export function sourcePortHash(options: SourcePortHashOptions = {}): PolicyFactory {
-  const threshold = positiveInt('threshold', options.threshold, 2 * 1024 * 1024);
+  const threshold = positiveInt('threshold', options.threshold, Infinity);
   return definePolicy<{ hash: number }>('source-port-hash', () => ({
     name: 'source-port-hash',
     createFlowState: (localPort, remotePort) => ({ hash: portHash(localPort, remotePort) }),
     select(segment, channels) {
       const ch = channels[segment.state.hash % channels.length]!;
-      return ch.txQueuedBytes < threshold ? ch : undefined;
+      return ch.txQueuedBytes < Math.min(threshold, ch.txHighWaterMark) ? ch : undefined;
     },
   }));
 }

@@ -22,12 +22,13 @@ export class ReorderBuffer {
 
   /**
    * Stores a segment that starts after `next` (the next in-order offset).
-   * A segment already held at the same offset is kept (duplicates are dropped).
+   * Of two segments at the same offset the longer is kept (duplicates are dropped).
    */
   insert(seq: number, payload: Buffer): void {
-    if (payload.length === 0 || this.segments.has(seq)) return;
+    const held = this.segments.get(seq);
+    if (payload.length === 0 || (held !== undefined && held.length >= payload.length)) return;
     this.segments.set(seq, payload);
-    this.heldBytes += payload.length;
+    this.heldBytes += payload.length - (held?.length ?? 0);
   }
 
   /**

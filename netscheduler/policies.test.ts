@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import type { AppClass } from '../netdriver/channel.js';
+import { dedicated } from './dedicated.js';
+import type { ChannelView, SchedulingPolicy, SegmentContext } from './policy.js';
+import { roundRobin } from './round-robin.js';
+import { saturation } from './scaling.js';
+import { shortestQueue } from './shortest-queue.js';
+import { sourcePortHash } from './source-port-hash.js';
+import { thresholdPlacement } from './placement.js';
+
+const HWM = 1000;
+function chans(...queued: number[]): ChannelView[] {
+  return queued.map((q, i) => ({ id: i + 1, index: i, appClass: 'throughput' as AppClass, txQueuedBytes: q, txHighWaterMark: HWM, bytesSent: 0, throughput: 0 }));
+}
+function seg<S>(policy: SchedulingPolicy<S>, localPort = 70000, remotePort = 80): SegmentContext<S> {
+  return { bytes: 100, appClass: 'throughput', localPort, remotePort, state: policy.createFlowState(localPort, remotePort) };
+}
+const ids = (p: SchedulingPolicy, s: SegmentContext, c: ChannelView[], n: number): (number | undefined)[] =>
+  Array.from({ length: n }, () => p.select(s, c)?.id);
+
+describe('round-robin', () => {
+  it('stays on a channel for `sticky` segments, then moves on, covering every channel', () => {
+    const p = roundRobin({ sticky: 2, threshold: HWM })({ appClass: 'throughput' });
+    expect(ids(p, seg(p), chans(0, 0, 0), 7)).toEqual([1, 1, 2, 2, 3, 3, 1]);
+  });
+  it('defaults to 6 segments per channel', () => {
+    const p = roundRobin()({ appClass: 'throughput' });
+    expect(ids(p, seg(p), chans(0, 0), 8)).toEqual([1, 1, 1, 1, 1, 1, 2, 2]);
+  });
+  it('skips channels at or above the threshold and waits when all are full', () => {
+    const p = roundRobin({ sticky: 1, threshold: 500 })({ appClass: 'throughput' });
+    const s = seg(p);
+    expect(ids(p, s, chans(0, 500, 0), 4)).toEqual([1, 3, 1, 3]);
+    expect(p.select(s, chans(500, 900, 501))).toBeUndefined();
+  });
+  it('works with one channel, and with a channel list that shrinks', () => {
+    const p = roundRobin({ sticky: 1 })({ appClass: 'throughput' });
+    const s = seg(p);
+    expect(ids(p, s, chans(0), 3)).toEqual([1, 1, 1]);
+    ids(p, s, chans(0, 0, 0, 0), 3);
+    expect(p.select(s, chans(0, 0))?.id).toBeDefined();
+  });
+  it('keeps per-socket positions independent', () => {
+    const p = roundRobin({ sticky: 1 })({ appClass: 'throughput' });
+    const a = seg(p, 70000);
+    const b = seg(p, 70001);
+    const c = chans(0, 0);
+    expect([p.select(a, c)?.id, p.select(a, c)?.id, p.select(b, c)?.id]).toEqual([1, 2, 1]);
+  });
+  it('validates options', () => {
+    expect(() => roundRobin({ sticky: 0 })).toThrow(/options\.sticky.*0/);
+    expect(() => roundRobin({ threshold: -1 })).toThrow(expect.objectContaining({ code: 'NETCHANNEL_ERR_INVALID_ARG' }));
+  });
+});
+
+describe('source-port hash', () => {
+  it('keeps a socket on one channel and spreads sockets over channels', () => {
+    const p = sourcePortHash()({ appClass: 'throughput' });
+    const c = chans(0, 0, 0, 0);
+    const picks = new Set<number | undefined>();
+    for (let port = 70000; port < 70064; port++) {
+      const s = seg(p, port);
+      const first = p.select(s, c)?.id;
+      expect(ids(p, s, c, 5).every((x) => x === first)).toBe(true);
+      picks.add(first);
+    }
+    expect(picks.size).toBe(4);
+  });
+  it('waits (never moves) when its channel is full', () => {
+    const p = sourcePortHash({ threshold: 500 })({ appClass: 'throughput' });
+    const s = seg(p);
+    const home = p.select(s, chans(0, 0, 0))!.id;
+    const full = chans(0, 0, 0).map((c) => (c.id === home ? { ...c, txQueuedBytes: 500 } : c));
+    expect(p.select(s, full)).toBeUndefined();
+  });
+});
+
+describe('shortest-queue-first', () => {
+  it('picks the least-queued channel, lowest index on ties, and waits when all are full', () => {
+    const p = shortestQueue({ threshold: 500 })({ appClass: 'throughput' });
+    const s = seg(p);
+    expect(p.select(s, chans(300, 100, 200))?.id).toBe(2);
+    expect(p.select(s, chans(100, 100))?.id).toBe(1);
+    expect(p.select(s, chans(700))).toBeUndefined();
+    expect(p.select(s, chans(500, 600))).toBeUndefined();
+  });
+});
+
+describe('dedicated (latency class)', () => {
+  it('pins a socket to one channel and never holds it back', () => {
+    const p = dedicated()({ appClass: 'latency' });
+    const s = seg(p);
+    const first = p.select(s, chans(0, 0))!.id;
+    expect(ids(p, s, chans(5000, 5000), 3)).toEqual([first, first, first]);
+  });
+});
+
+describe('saturation scaling', () => {
+  const sample = (queued: number[], blockedWaits: number, throughput = 1e9) => ({
+    appClass: 'throughput' as AppClass,
+    channels: queued.map((q, i) => ({ id: i, index: i, txQueuedBytes: q, txHighWaterMark: 1000, throughput })),
+    blockedWaits,
+    intervalMs: 100,
+    min: 1,
+    max: 8,
+  });
+  it('adds a channel after upAfter saturated ticks and restarts counting', () => {
+    const s = saturation({ upAfter: 3, downAfter: 5 })('throughput');
+    expect([s.decide(sample([900, 900], 0)), s.decide(sample([0, 0], 4)), s.decide(sample([600, 500], 0))]).toEqual([2, 2, 3]);
+    expect(s.decide(sample([900, 900], 1))).toBe(2);
+  });
+  it('removes a channel after downAfter idle ticks; a busy tick resets the count', () => {
+    const s = saturation({ upAfter: 3, downAfter: 3, idleBytesPerSecond: 1000 })('throughput');
+    const idle = sample([0, 0, 0], 0, 10);
+    expect([s.decide(idle), s.decide(idle), s.decide(sample([900, 900, 900], 1)), s.decide(idle), s.decide(idle), s.decide(idle)]).toEqual([3, 3, 3, 3, 3, 2]);
+  });
+  it('validates options', () => {
+    expect(() => saturation({ busyFraction: 2 })).toThrow(/busyFraction/);
+  });
+});
+
+describe('threshold copy placement', () => {
+  const p = thresholdPlacement()();
+  const workers = [
+    { id: 1, queuedBytes: 700 * 1024 },
+    { id: 2, queuedBytes: 10 },
+  ];
+  it('copies latency data and the head of a write inline, then offloads to the least-loaded worker under its threshold', () => {
+    expect(p.place({ bytes: 4096, offsetInWrite: 1 << 20, appClass: 'latency', inflightBytes: 0 }, workers)).toBe('inline');
+    expect(p.place({ bytes: 4096, offsetInWrite: 1000, appClass: 'throughput', inflightBytes: 0 }, workers)).toBe('inline');
+    expect(p.place({ bytes: 65536, offsetInWrite: 1 << 20, appClass: 'throughput', inflightBytes: 0 }, workers)).toMatchObject({ id: 2 });
+    expect(p.place({ bytes: 65536, offsetInWrite: 1 << 20, appClass: 'throughput', inflightBytes: 800 * 1024 }, workers)).toBe('inline');
+    expect(p.place({ bytes: 65536, offsetInWrite: 1 << 20, appClass: 'throughput', inflightBytes: 0 }, [workers[0]!])).toBe('inline');
+  });
+});
