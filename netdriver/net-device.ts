@@ -59,6 +59,10 @@ export class DeviceChannel implements ChannelView {
   throughput = 0;
   /** `bytesSent` at the last control tick. */
   lastBytesSent = 0;
+  /** Segments the scheduler placed on this channel. */
+  decisions = 0;
+  /** Fraction of recent control ticks with bytes queued (EWMA, 0–1). */
+  busyRatio = 0;
 
   constructor(
     /** The device the channel belongs to. */

@@ -87,6 +87,7 @@ export class ScalingController {
       for (const dc of peer.device.channels) {
         const sent = dc.channel.bytesSent;
         dc.throughput = (sent - dc.lastBytesSent) / seconds;
+        dc.busyRatio = 0.8 * dc.busyRatio + 0.2 * (dc.txQueuedBytes > 0 || sent > dc.lastBytesSent ? 1 : 0);
         dc.lastBytesSent = sent;
       }
       peer.tick();

@@ -58,6 +58,8 @@ export interface SocketClosedEvent extends EventBase {
   readonly remotePort: number;
   readonly bytesRead: number;
   readonly bytesWritten: number;
+  /** Times the sender ran out of credit (flow-control stalls). */
+  readonly creditStalls: number;
   /** Error code if it closed with an error. */
   readonly code?: string;
 }

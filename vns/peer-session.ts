@@ -173,6 +173,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       this.device.retire(ch);
       return this.select(sock, bytes);
     }
+    ch.decisions++;
     return ch;
   }
 
@@ -250,7 +251,18 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     sock.once('close', () => {
       const err = sock.errored as (Error & { code?: string }) | null;
       const code = err ? (err.code ?? 'UNKNOWN') : undefined;
-      this.ctx.emit({ type: 'socket-closed', at: Date.now(), peer, appClass, localPort, remotePort, bytesRead: sock.bytesRead, bytesWritten: sock.bytesWritten, ...(code !== undefined && { code }) });
+      this.ctx.emit({
+        type: 'socket-closed',
+        at: Date.now(),
+        peer,
+        appClass,
+        localPort,
+        remotePort,
+        bytesRead: sock.bytesRead,
+        bytesWritten: sock.bytesWritten,
+        creditStalls: sock.creditStalls,
+        ...(code !== undefined && { code }),
+      });
     });
   }
 
