@@ -23,6 +23,7 @@ import { clientRole, serverRole } from './throughput/roles.js';
 async function runOnce(server: ForkedChild, client: ForkedChild, spec: CaseSpec, args: ThroughputArgs, round: number): Promise<RunRecord> {
   const ready = await server.request<ReadyMsg, ServeMsg>({ type: 'serve', spec, bytes: args.bytes }, 'ready');
   const serverDone = server.expect<ServerDoneMsg>('server-done');
+  serverDone.catch(() => {}); // awaited below; a failing client must not leave it unhandled
   const c = await client.request<ClientDoneMsg, RunMsg>({ type: 'run', spec, target: ready.target, bytes: args.bytes, blockSize: args.block }, 'client-done');
   const s = await serverDone;
   await server.request({ type: 'teardown' }, 'closed');

@@ -30,8 +30,15 @@ function frame(type: FrameTypeValue, payload: Buffer = EMPTY, fields: Partial<Om
   return { type, flags: 0, src: 0, dst: 0, seq: 0, ack: 0, ...fields, payload };
 }
 
+/** Highest defined frame type; types are numbered 1..MAX_TYPE without gaps. */
+const MAX_TYPE = Math.max(...Object.values(FrameType));
+/** Types that may carry a payload (DATA up to maxPayload, the others up to 256 bytes). */
+const PAYLOAD_TYPES: readonly number[] = [FrameType.DATA, FrameType.HELLO, FrameType.PING, FrameType.PONG];
+/** Types that must have an empty payload. */
+const CONTROL_TYPES = Object.values(FrameType).filter((t) => !PAYLOAD_TYPES.includes(t));
+
 /** One valid frame of every type, with distinctive header fields. */
-const ONE_OF_EACH: readonly Frame[] = [
+const KNOWN_EXAMPLES: readonly Frame[] = [
   frame(FrameType.HELLO, pattern(24, 1), { flags: FrameFlag.REPLY }),
   frame(FrameType.DATA, pattern(100, 2), { src: 0x10000, dst: 80, seq: 0xfffffff0, ack: 0 }),
   frame(FrameType.SYNC, EMPTY, { flags: FrameFlag.LATENCY, src: 70000, dst: 443, seq: 0, ack: 4 * 1024 * 1024 }),
@@ -41,6 +48,13 @@ const ONE_OF_EACH: readonly Frame[] = [
   frame(FrameType.CREDIT, EMPTY, { src: 65536, dst: 65535, seq: 123456, ack: 0x80000000 }),
   frame(FrameType.PING, pattern(8, 3)),
   frame(FrameType.PONG, pattern(MAX_CONTROL_PAYLOAD, 4)),
+];
+const ONE_OF_EACH: readonly Frame[] = [
+  ...KNOWN_EXAMPLES,
+  // Any type added later (empty payload, like every control frame).
+  ...Object.values(FrameType)
+    .filter((t) => !KNOWN_EXAMPLES.some((f) => f.type === t))
+    .map((t) => frame(t, EMPTY, { src: 65536 + t, dst: t, seq: 0xffffffff - t, ack: t })),
 ];
 
 /** Header bytes of a frame with arbitrary (possibly invalid) fields. */
@@ -105,7 +119,9 @@ describe('frame.ts constants and helpers', () => {
     expect(MAX_LISTEN_PORT).toBe(65535);
     expect(FrameFlag).toMatchObject({ LATENCY: 0x01, REPLY: 0x02 });
     expect(KNOWN_FLAGS).toBe(Object.values(FrameFlag).reduce((a, b) => a | b, 0));
-    expect(FrameType).toEqual({ HELLO: 1, DATA: 2, SYNC: 3, SYNC_ACK: 4, FIN: 5, RST: 6, CREDIT: 7, PING: 8, PONG: 9 });
+    expect(FrameType).toMatchObject({ HELLO: 1, DATA: 2, SYNC: 3, SYNC_ACK: 4, FIN: 5, RST: 6, CREDIT: 7, PING: 8, PONG: 9 });
+    // Types are numbered 1..MAX_TYPE without gaps (the decoder checks a range).
+    expect([...Object.values(FrameType)].sort((a, b) => a - b)).toEqual(Array.from({ length: MAX_TYPE }, (_, i) => i + 1));
     expect(ResetReason).toEqual({ RESET: 1, REFUSED: 2, UNKNOWN: 3, PROTOCOL: 4, LIMIT: 5 });
     expect(EMPTY.length).toBe(0);
   });
@@ -275,7 +291,7 @@ describe('FrameDecoder across chunk boundaries', () => {
   it('decodes random frame sequences under random chunkings (property)', () => {
     const frameArb: fc.Arbitrary<Frame> = fc
       .record({
-        type: fc.integer({ min: FrameType.HELLO, max: FrameType.PONG }),
+        type: fc.integer({ min: 1, max: MAX_TYPE }),
         flags: fc.nat({ max: 0xff }).map((f) => f & KNOWN_FLAGS),
         src: fc.nat({ max: 0xffffffff }),
         dst: fc.nat({ max: 0xffffffff }),
@@ -286,7 +302,7 @@ describe('FrameDecoder across chunk boundaries', () => {
       })
       .map(({ type, size, salt, ...rest }) => {
         const t = type as FrameTypeValue;
-        const len = t === FrameType.DATA ? size : t === FrameType.HELLO || t === FrameType.PING || t === FrameType.PONG ? Math.min(size, MAX_CONTROL_PAYLOAD) : 0;
+        const len = t === FrameType.DATA ? size : PAYLOAD_TYPES.includes(t) ? Math.min(size, MAX_CONTROL_PAYLOAD) : 0;
         return frame(t, pattern(len, salt), rest);
       });
     fc.assert(
@@ -381,7 +397,8 @@ describe('FrameDecoder rejects malformed input', () => {
     expectRejected(rawHeader({ reserved }), ErrorCode.BAD_FRAME);
   });
 
-  it.each([0, 10, 255])('rejects unknown frame type %i with BAD_FRAME', (type) => {
+  // 0, the first type past the defined range and 255 (and 10, while it is undefined).
+  it.each([...new Set([0, 10, MAX_TYPE + 1, 255])].filter((t) => !(Object.values(FrameType) as number[]).includes(t)))('rejects unknown frame type %i with BAD_FRAME', (type) => {
     const err = expectFrameError(() => new FrameDecoder().push(rawHeader({ type })), ErrorCode.BAD_FRAME);
     expect(err.message).toContain(`type ${type}`);
     expectRejected(rawHeader({ type }), ErrorCode.BAD_FRAME);
@@ -391,7 +408,7 @@ describe('FrameDecoder rejects malformed input', () => {
   const lowestUnknown = unknownBits & -unknownBits;
   it.each([lowestUnknown, lowestUnknown | KNOWN_FLAGS, 0x80, unknownBits, 0xff])('rejects unknown flag bits %i with BAD_FRAME', (flags) => {
     for (const type of Object.values(FrameType)) {
-      const length = type === FrameType.DATA || type === FrameType.HELLO || type === FrameType.PING || type === FrameType.PONG ? 4 : 0;
+      const length = PAYLOAD_TYPES.includes(type) ? 4 : 0;
       expectRejected(rawHeader({ type, flags, length }), ErrorCode.BAD_FRAME);
     }
   });
@@ -430,8 +447,9 @@ describe('FrameDecoder rejects malformed input', () => {
     }
   });
 
-  it('rejects SYNC, SYNC_ACK, FIN, RST and CREDIT with a nonzero length as BAD_FRAME', () => {
-    for (const type of [FrameType.SYNC, FrameType.SYNC_ACK, FrameType.FIN, FrameType.RST, FrameType.CREDIT]) {
+  it('rejects SYNC, SYNC_ACK, FIN, RST, CREDIT (every control type) with a nonzero length as BAD_FRAME', () => {
+    expect(CONTROL_TYPES).toEqual(expect.arrayContaining([FrameType.SYNC, FrameType.SYNC_ACK, FrameType.FIN, FrameType.RST, FrameType.CREDIT]));
+    for (const type of CONTROL_TYPES) {
       for (const length of [1, 24, 0xffffffff]) expectRejected(rawHeader({ type, length }), ErrorCode.BAD_FRAME);
       expect(new FrameDecoder().push(rawHeader({ type, length: 0 }))).toHaveLength(1);
     }
@@ -496,7 +514,7 @@ describe('FrameDecoder rejects malformed input', () => {
     }
     for (const f of out) {
       expect(f.type).toBeGreaterThanOrEqual(FrameType.HELLO);
-      expect(f.type).toBeLessThanOrEqual(FrameType.PONG);
+      expect(f.type).toBeLessThanOrEqual(MAX_TYPE);
       expect(f.flags & ~KNOWN_FLAGS).toBe(0);
       expect(f.payload.length).toBeLessThanOrEqual(f.type === FrameType.DATA ? 4096 : MAX_CONTROL_PAYLOAD);
     }

@@ -23,6 +23,11 @@ export const FrameType = {
   PING: 8,
   /** Answer to a PING, same payload. */
   PONG: 9,
+  /**
+   * Graceful channel close: no more frames follow from the sender. A channel whose
+   * transport ends without a BYE is treated as failed (its frames may be lost).
+   */
+  BYE: 10,
 } as const;
 
 /** Numeric frame type. */
@@ -36,10 +41,12 @@ export const FrameFlag = {
   REPLY: 0x02,
   /** CREDIT: the receiver's reader stalls (head-of-line); keep this socket off shared channels. */
   HOL: 0x04,
+  /** CREDIT: the receiver has processed the sender's FIN (everything is acknowledged). */
+  FIN_SEEN: 0x08,
 } as const;
 
 /** Mask of every defined flag bit; others must be zero. */
-export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY | FrameFlag.HOL;
+export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY | FrameFlag.HOL | FrameFlag.FIN_SEEN;
 
 /** Reasons carried in the `ack` field of an RST frame. */
 export const ResetReason = {

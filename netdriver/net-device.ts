@@ -5,9 +5,9 @@
  * @packageDocumentation
  */
 import { EventEmitter } from 'node:events';
-import { ErrorCode, FrameError } from '../errors/index.js';
+import { ChannelError, ErrorCode, FrameError } from '../errors/index.js';
 import type { AppClass, Channel } from './channel.js';
-import { FrameType, type Frame } from './frame.js';
+import { controlFrame, FrameType, type Frame } from './frame.js';
 
 /** A channel as the scheduler sees it: class, index and occupancy. */
 export interface ChannelView {
@@ -55,6 +55,14 @@ const directSink: RxSink = {
 export class DeviceChannel implements ChannelView {
   /** False once the channel ended or closed: no new frames go on it. */
   usable = true;
+  /** The peer announced a graceful close (BYE). */
+  byeReceived = false;
+  /** We announced a graceful close (BYE). */
+  byeSent = false;
+  /** `performance.now()` when a frame last arrived (keepalive). */
+  lastRxAt = performance.now();
+  /** `performance.now()` when the last keepalive PING was sent. */
+  lastPingAt = 0;
   /** Bytes per second sent over the last control tick (set by the controller). */
   throughput = 0;
   /** `bytesSent` at the last control tick. */
@@ -133,14 +141,23 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     this.reindex();
     channel.on('readable', () => this.pump(dc));
     channel.on('writable', () => this.emit('writable'));
-    // End and close are handled after the frames that arrived before them.
+    // End and close are handled after the frames that arrived before them. An end
+    // without a BYE means the transport was cut: frames may be lost, so it is a failure.
     channel.on('end', () =>
       this.rx.fence(dc, () => {
-        this.retire(dc);
-        channel.end();
+        if (!dc.byeReceived) {
+          channel.destroy(new ChannelError(ErrorCode.CLOSED, `channel ${dc.id} to ${this.peerHostId.slice(0, 8)} ended without BYE (connection cut)`));
+          return;
+        }
+        this.closeChannel(dc);
       }),
     );
-    channel.once('close', (err) => this.rx.fence(dc, () => this.remove(dc, err)));
+    channel.once('close', (err) =>
+      this.rx.fence(dc, () => {
+        const failure = err ?? (dc.byeReceived && dc.byeSent ? undefined : new ChannelError(ErrorCode.CLOSED, `channel ${dc.id} closed without BYE`));
+        this.remove(dc, failure);
+      }),
+    );
     this.emit('channel-added', dc);
     this.pump(dc);
     return dc;
@@ -150,7 +167,45 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
   async close(): Promise<void> {
     for (const dc of this.channels) dc.usable = false;
     this.reindex();
-    await Promise.all(this.channels.map((dc) => dc.channel.close()));
+    await Promise.all(this.channels.map((dc) => this.closeChannel(dc)));
+  }
+
+  /**
+   * Graceful close of one channel: no new frames are scheduled on it, queued ones are
+   * flushed, then BYE and end. The peer answers with its own BYE. No frame is lost.
+   */
+  closeChannel(dc: DeviceChannel): Promise<void> {
+    this.retire(dc);
+    if (!dc.byeSent && !dc.channel.destroyed) {
+      dc.byeSent = true;
+      try {
+        dc.channel.enqueue(controlFrame(FrameType.BYE, 0, 0));
+      } catch {
+        // already ended locally: close() below still settles
+      }
+    }
+    return dc.channel.close();
+  }
+
+  /**
+   * Keepalive (called by the control loop): PING a channel that has been silent for
+   * `intervalMs`; destroy one silent for `timeoutMs` (a dead or stuck peer).
+   */
+  keepalive(now: number, intervalMs: number, timeoutMs: number): void {
+    for (const dc of this.channels) {
+      if (dc.channel.destroyed) continue;
+      const idle = now - dc.lastRxAt;
+      if (idle >= timeoutMs) {
+        dc.channel.destroy(new ChannelError(ErrorCode.TIMEOUT, `channel ${dc.id} silent for ${Math.round(idle)} ms (keepalive timeout ${timeoutMs} ms)`));
+      } else if (idle >= intervalMs && now - dc.lastPingAt >= intervalMs && !dc.byeSent) {
+        dc.lastPingAt = now;
+        try {
+          dc.channel.enqueue({ ...controlFrame(FrameType.PING, 0, 0), payload: Buffer.alloc(8) });
+        } catch {
+          // ended locally
+        }
+      }
+    }
   }
 
   /** Aborts every channel. */
@@ -168,13 +223,16 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     if (bulk && this.rx.congested) return; // resumed by resumeRx()
     const frames = dc.channel.dequeue();
     if (frames.length === 0) return;
+    dc.lastRxAt = performance.now();
     let keep = 0;
     for (const f of frames) {
       if (f.type === FrameType.PING) {
-        if (dc.usable) dc.channel.enqueue({ ...f, type: FrameType.PONG });
+        if (!dc.byeSent && !dc.channel.destroyed) dc.channel.enqueue({ ...f, type: FrameType.PONG });
       } else if (f.type === FrameType.HELLO) {
         dc.channel.destroy(new FrameError(ErrorCode.PROTOCOL, `unexpected HELLO on established channel ${dc.id}`));
         return;
+      } else if (f.type === FrameType.BYE) {
+        dc.byeReceived = true;
       } else if (!(f.type >= FrameType.DATA && f.type <= FrameType.PONG)) {
         // Drivers that carry Frame objects (not bytes) skip the codec: check here too.
         dc.channel.destroy(new FrameError(ErrorCode.BAD_FRAME, `unknown frame type ${f.type} on channel ${dc.id}`));

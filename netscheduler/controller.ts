@@ -38,6 +38,8 @@ export interface ControllerHost {
   /** Drains and closes one channel. */
   removeChannel(peer: ControlledPeer, channel: DeviceChannel): Promise<void>;
   readonly emit: EventSink;
+  /** Keepalive timing for every channel. */
+  readonly keepalive: { intervalMs: number; timeoutMs: number };
 }
 
 /** Options of {@link ScalingController}. */
@@ -83,7 +85,9 @@ export class ScalingController {
   tick(): void {
     this.ticks++;
     const seconds = this.options.intervalMs / 1000;
+    const now = performance.now();
     for (const peer of this.host.peers()) {
+      peer.device.keepalive(now, this.host.keepalive.intervalMs, this.host.keepalive.timeoutMs);
       for (const dc of peer.device.channels) {
         const sent = dc.channel.bytesSent;
         dc.throughput = (sent - dc.lastBytesSent) / seconds;

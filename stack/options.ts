@@ -47,6 +47,20 @@ export interface StackOptions {
   connectTimeout?: number;
   /** How long `close()` waits for data to drain before aborting, ms. @default 10000 */
   closeTimeout?: number;
+  /**
+   * After every channel to a peer failed, how long its sockets wait for one to come
+   * back (re-dialed with backoff) before failing with NETCHANNEL_ERR_PEER_UNREACHABLE, ms.
+   * @default 10000
+   */
+  peerTimeout?: number;
+  /** How long a closed socket keeps unacknowledged data for retransmission, ms. @default 30000 */
+  lingerTimeout?: number;
+  /** A channel silent this long gets a keepalive PING, ms. @default 5000 */
+  keepaliveInterval?: number;
+  /** A channel silent this long is declared dead and failed over, ms. @default 15000 */
+  keepaliveTimeout?: number;
+  /** Re-dial backoff after a channel failure: first delay and cap, ms. @default { initial: 50, max: 2000 } */
+  redialBackoff?: { initial?: number; max?: number };
 }
 
 /** Scheduler part of {@link StackOptions}. */
@@ -105,6 +119,11 @@ export interface ResolvedStackOptions {
   handshakeTimeout: number;
   connectTimeout: number;
   closeTimeout: number;
+  peerTimeout: number;
+  lingerTimeout: number;
+  keepaliveInterval: number;
+  keepaliveTimeout: number;
+  redialBackoff: { initial: number; max: number };
 }
 
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -182,5 +201,13 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     handshakeTimeout: int('handshakeTimeout', o.handshakeTimeout, 10_000, 1, 3_600_000),
     connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1, 3_600_000),
     closeTimeout: int('closeTimeout', o.closeTimeout, 10_000, 0, 3_600_000),
+    peerTimeout: int('peerTimeout', o.peerTimeout, 10_000, 0, 3_600_000),
+    lingerTimeout: int('lingerTimeout', o.lingerTimeout, 30_000, 0, 3_600_000),
+    keepaliveInterval: int('keepaliveInterval', o.keepaliveInterval, 5_000, 1, 3_600_000),
+    keepaliveTimeout: int('keepaliveTimeout', o.keepaliveTimeout, 15_000, 1, 3_600_000),
+    redialBackoff: {
+      initial: int('redialBackoff.initial', o.redialBackoff?.initial, 50, 1, 60_000),
+      max: int('redialBackoff.max', o.redialBackoff?.max, 2_000, 1, 600_000),
+    },
   };
 }

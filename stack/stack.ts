@@ -82,6 +82,8 @@ export class Stack {
         holExpansion: options.scheduler.holExpansion,
       },
       isolation: options.scheduler.isolation,
+      peerTimeout: options.peerTimeout,
+      lingerTimeout: options.lingerTimeout,
       emit: (e) => this.events.next(e),
       server: (port) => this.servers.get(port),
     };
@@ -98,6 +100,7 @@ export class Stack {
         addChannel: (peer, appClass) => this.addChannel(peer as PeerSession, appClass),
         removeChannel: (peer, dc) => this.removeChannel(peer as PeerSession, dc),
         emit: this.ctx.emit,
+        keepalive: { intervalMs: options.keepaliveInterval, timeoutMs: options.keepaliveTimeout },
       },
       { intervalMs: options.scheduler.interval, scaling: options.scheduler.scaling, bounds: options.scheduler.elastic },
     );
@@ -176,6 +179,7 @@ export class Stack {
         if (err) sock.destroy(err);
         else sock.abandon();
       }
+      session.abort(err);
       session.device.destroy(err);
     }
     this.closing ??= Promise.resolve();
@@ -267,10 +271,10 @@ export class Stack {
   }
 
   /** Dials one more channel of `appClass` to a peer this stack dialed (elastic scaling). */
-  private async addChannel(session: PeerSession, appClass: AppClass): Promise<void> {
+  private async addChannel(session: PeerSession, appClass: AppClass, fixedIndex?: number): Promise<void> {
     const address = session.dialAddress;
     if (!address || this.state !== 'open') return;
-    const index = session.device.channels.reduce((m, c) => (c.appClass === appClass ? Math.max(m, c.index + 1) : m), 0);
+    const index = fixedIndex ?? session.device.channels.reduce((m, c) => (c.appClass === appClass ? Math.max(m, c.index + 1) : m), 0);
     const ch = await this.driverFor(address).dial(address, this.channelOptions());
     const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout);
     if (peer.hostId !== session.remoteHostId || this.state !== 'open' || session.isDown) {
@@ -282,8 +286,26 @@ export class Stack {
 
   /** Stops scheduling onto a channel, lets it drain, then closes it (no byte lost). */
   private async removeChannel(session: PeerSession, dc: DeviceChannel): Promise<void> {
-    session.device.retire(dc);
-    await dc.channel.close();
+    await session.device.closeChannel(dc);
+  }
+
+  /**
+   * Re-dials a failed channel (same class and index) with exponential backoff and
+   * jitter, until it is back, the session gives up (peerTimeout) or the stack closes.
+   */
+  private async redial(session: PeerSession, appClass: AppClass, index: number): Promise<void> {
+    const { initial, max } = this.options.redialBackoff;
+    for (let attempt = 0; this.state === 'open' && !session.isDown; attempt++) {
+      const delay = Math.min(max, initial * 2 ** attempt) * (0.5 + Math.random() / 2);
+      await new Promise((r) => setTimeout(r, delay).unref());
+      if (this.state !== 'open' || session.isDown) return;
+      try {
+        await this.addChannel(session, appClass, index);
+        return;
+      } catch {
+        // keep trying until peerTimeout fails the session
+      }
+    }
   }
 
   private sessionFor(peerHostId: string, remoteAddress: string): PeerSession {
@@ -292,6 +314,9 @@ export class Stack {
       const s = new PeerSession(new NetDevice(peerHostId, this.rx), remoteAddress, this.ctx);
       this.sessions.set(peerHostId, s);
       this.controller.start();
+      s.device.on('channel-removed', (dc, err) => {
+        if (err && s.scalable && this.state === 'open') void this.redial(s, dc.appClass, dc.index);
+      });
       s.once('down', () => {
         if (this.sessions.get(peerHostId) === s) this.sessions.delete(peerHostId);
         if (this.sessions.size === 0) this.controller.stop();

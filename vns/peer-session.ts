@@ -41,6 +41,10 @@ export interface SessionContext {
   readonly isolation: boolean;
   /** Publishes events on the stack's `events$`. */
   readonly emit: EventSink;
+  /** How long sockets survive with no channel to the peer before failing, ms. */
+  readonly peerTimeout: number;
+  /** How long a closed socket keeps unacknowledged data for retransmission, ms. */
+  readonly lingerTimeout: number;
   /** The server listening on a virtual port, if any. */
   server(port: number): VirtualServer | undefined;
 }
@@ -50,6 +54,9 @@ export interface PeerSessionEvents {
   /** Every channel to the peer is gone; the session is dead. */
   down: [Error | undefined];
 }
+
+/** Most control frames kept while no channel is usable. */
+const MAX_PENDING_CONTROL = 65536;
 
 /** Connection-table key: the ephemeral end of a connection identifies it within a peer. */
 function keyOf(localPort: number, remotePort: number): number {
@@ -67,6 +74,10 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   /** Address the peer was dialed at (for elastic channels), if this stack dialed it. */
   dialAddress: string | undefined;
   private readonly blocked = new Set<LinkedSocket>();
+  /** Control frames waiting for a channel (none was usable when they were sent). */
+  private pendingControl: Array<{ appClass: AppClass; frame: Frame }> = [];
+  private readonly lingerers = new Map<LinkedSocket, NodeJS.Timeout>();
+  private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly segment = { bytes: 0, appClass: 'throughput' as AppClass, localPort: 0, remotePort: 0, state: undefined as unknown };
   private dead = false;
 
@@ -82,6 +93,11 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     device.on('writable', () => this.unblock());
     device.on('channel-added', (dc) => {
       this.ctx.emit({ type: 'channel-added', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme });
+      if (this.reconnectTimer) {
+        clearTimeout(this.reconnectTimer);
+        this.reconnectTimer = null;
+      }
+      this.flushControl();
       this.unblock();
     });
     device.on('channel-removed', (dc, err) => {
@@ -183,6 +199,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       if (!c.channel.destroyed && (best === undefined || c.txQueuedBytes < best.txQueuedBytes)) best = c;
     }
     if (best) best.channel.enqueue(frame);
+    else if (!this.dead && this.pendingControl.length < MAX_PENDING_CONTROL) this.pendingControl.push({ appClass, frame });
   }
 
   detach(sock: LinkedSocket): void {
@@ -190,6 +207,32 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     if (this.sockets.get(key) === sock) this.sockets.delete(key);
     if (sock.localPort > MAX_LISTEN_PORT) this.ctx.ports.release(sock.localPort);
     this.blocked.delete(sock);
+    const t = this.lingerers.get(sock);
+    if (t) {
+      clearTimeout(t);
+      this.lingerers.delete(sock);
+    }
+  }
+
+  linger(sock: LinkedSocket): void {
+    if (this.dead) {
+      this.detach(sock);
+      return;
+    }
+    const t = setTimeout(() => this.detach(sock), this.ctx.lingerTimeout);
+    t.unref();
+    this.lingerers.set(sock, t);
+  }
+
+  /** Sockets closed by the application whose data still awaits acknowledgement. */
+  get lingering(): number {
+    return this.lingerers.size;
+  }
+
+  private flushControl(): void {
+    const list = this.pendingControl;
+    this.pendingControl = [];
+    for (const { appClass, frame } of list) this.control(appClass, frame);
   }
 
   // ---- inbound -------------------------------------------------------------------
@@ -197,7 +240,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   private onFrame(f: Frame, from: DeviceChannel): void {
     const sock = this.sockets.get(keyOf(f.dst, f.src));
     if (sock !== undefined) {
-      if (f.type !== FrameType.SYNC) sock.onFrame(f); // a duplicate SYNC is ignored
+      if (f.type !== FrameType.SYNC) sock.onFrame(f);
+      else if (f.dst <= MAX_LISTEN_PORT && !sock.destroyed) this.control(sock.appClass, sock.synAckFrame()); // SYNC_ACK may have been lost
       return;
     }
     if (f.type === FrameType.SYNC) this.onSync(f, from);
@@ -299,28 +343,51 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     for (const s of list) s.pump();
   }
 
-  /** A channel that failed may have taken frames with it: sockets that could use it fail. */
-  private onChannelLost(dc: DeviceChannel, err: Error | undefined): void {
-    if (!err || this.dead) {
-      this.unblock();
-      return;
-    }
-    const error = new SocketError(ErrorCode.PEER_UNREACHABLE, `channel ${dc.id} (${dc.appClass} #${dc.index}) to ${this.remoteAddress} failed: ${err.message}`);
-    for (const s of [...this.sockets.values()]) {
-      const couldUse = s.appClass === dc.appClass || this.device.channelsOf(s.appClass).length === 0;
-      if (couldUse) s.onReset(ResetReason.RESET, error as NetChannelError);
-    }
+  /**
+   * A channel failed and may have taken frames with it: every socket re-sends what the
+   * peer has not acknowledged on the channels that remain (the receiver drops
+   * duplicates). If none remain, they wait for a channel to come back.
+   */
+  private onChannelLost(_dc: DeviceChannel, err: Error | undefined): void {
+    if (err && !this.dead) for (const s of [...this.sockets.values()]) s.retransmit();
+    this.unblock();
   }
 
+  /** The last channel is gone: after a failure, wait `peerTimeout` for one to return. */
   private onDown(err: Error | undefined): void {
+    if (this.dead || this.reconnectTimer) return;
+    if (err && this.ctx.peerTimeout > 0) {
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null;
+        if (this.device.channels.length === 0) this.fail(new SocketError(ErrorCode.PEER_UNREACHABLE, `no channel to ${this.remoteAddress} came back within ${this.ctx.peerTimeout} ms (last error: ${err.message})`), err);
+      }, this.ctx.peerTimeout);
+      return;
+    }
+    this.fail(new SocketError(ErrorCode.PEER_UNREACHABLE, `every channel to ${this.remoteAddress} is closed${err ? `: ${err.message}` : ''}`), err);
+  }
+
+  /** True while the session waits for a channel to come back after losing all. */
+  get reconnecting(): boolean {
+    return this.reconnectTimer !== null;
+  }
+
+  /** Ends the session at once (stack destroy): no reconnect wait. */
+  abort(err?: Error): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.fail(new SocketError(ErrorCode.PEER_UNREACHABLE, `session to ${this.remoteAddress} aborted`), err);
+  }
+
+  private fail(error: SocketError, err: Error | undefined): void {
     if (this.dead) return;
     this.dead = true;
-    const error = new SocketError(ErrorCode.PEER_UNREACHABLE, `every channel to ${this.remoteAddress} is closed${err ? `: ${err.message}` : ''}`);
+    this.pendingControl = [];
     for (const s of [...this.sockets.values()]) {
       // After a graceful close, a socket that already has the peer's FIN keeps its unread data.
       if (!err && s.peerFinished) continue;
-      s.onReset(ResetReason.RESET, error);
+      s.onReset(ResetReason.RESET, error as NetChannelError);
     }
+    for (const s of [...this.lingerers.keys()]) this.detach(s);
     this.emit('down', err);
   }
 }

@@ -24,6 +24,11 @@ export interface SocketLink {
   control(appClass: AppClass, frame: Frame): void;
   /** Removes the socket from the connection table. */
   detach(sock: LinkedSocket): void;
+  /**
+   * Keeps a closed socket in the table until its data is acknowledged (like a kernel
+   * after close()); it calls `detach` itself when done, or the link gives up after a timeout.
+   */
+  linger(sock: LinkedSocket): void;
 }
 
 /** What the link sees of a socket. */

@@ -76,6 +76,14 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   private writeCb: ((err?: Error | null) => void) | null = null;
   private finalCb: ((err?: Error | null) => void) | null = null;
   private finSent = false;
+  private finAcked = false;
+  /** Sent DATA frames not yet acknowledged (kept for retransmission after a channel failure). */
+  private unacked: Frame[] = [];
+  private unackedHead = 0;
+  /** Next index in `unacked` to re-send; `unacked.length` when nothing is pending. */
+  private resendIdx = 0;
+  private resendControl = false;
+  private lingering = false;
   /** Times the sender ran out of credit (flow-control stalls). */
   creditStalls = 0;
 
@@ -250,13 +258,20 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     this.idleTimer = null;
     // Like TCP: once our FIN is out, closing sends no RST (it could overtake data on
     // another channel); later data from the peer is answered by the session's RST.
-    if (wasOpen && !this.finSent && !this.resetByPeer) {
+    const reset = wasOpen && !this.finSent && !this.resetByPeer;
+    if (reset) {
       this.link.control(this.appClass, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.RESET));
     }
     this.tx = [];
     this.txBytes = 0;
     this.reorder.clear();
-    this.link.detach(this);
+    if (!reset && !this.resetByPeer && this.finSent && !this.allAcked) {
+      this.lingering = true;
+      this.link.linger(this);
+    } else {
+      this.dropUnacked();
+      this.link.detach(this);
+    }
     const pending = this.writeCb ?? this.finalCb;
     this.writeCb = this.finalCb = null;
     if (pending) pending(err ?? new SocketError(ErrorCode.CLOSED, `virtual socket ${this.localPort}->${this.remotePort} destroyed`));
@@ -302,8 +317,14 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     return out;
   }
 
+  /** True when every byte sent (and the FIN, if sent) is acknowledged. */
+  private get allAcked(): boolean {
+    return this.unackedHead === this.unacked.length && (!this.finSent || this.finAcked);
+  }
+
   /** @internal Sends as much queued data as credit and channels allow. */
   pump(): void {
+    if ((this.resendIdx < this.unacked.length || this.resendControl) && !this.resend()) return;
     if (this.state !== 'open') return;
     while (this.txBytes > 0) {
       const credit = seqDiff(this.sndGrant, this.sndNxt);
@@ -315,7 +336,10 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
       const ch = this.link.select(this, n);
       if (ch === undefined) return;
       const payload = this.takeTx(n);
-      ch.channel.enqueue({ type: FrameType.DATA, flags: 0, src: this.localPort, dst: this.remotePort, seq: this.sndNxt, ack: 0, payload });
+      const frame: Frame = { type: FrameType.DATA, flags: 0, src: this.localPort, dst: this.remotePort, seq: this.sndNxt, ack: 0, payload };
+      ch.channel.enqueue(frame);
+      this.unacked.push(frame);
+      this.resendIdx = this.unacked.length;
       this.sndNxt = seqAdd(this.sndNxt, n);
       this.sent += n;
     }
@@ -359,6 +383,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
           this.mapping.pinnedChannel = 0;
           this.onSchedulerEvent?.(pinned ? 'pinned' : 'shared', 0);
         }
+        this.onAck(f.seq, (f.flags & FrameFlag.FIN_SEEN) !== 0);
         if (seqDiff(f.ack, this.sndGrant) > 0) {
           this.sndGrant = f.ack;
           this.pump();
@@ -395,6 +420,18 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
 
   /** @internal The peer refused or reset the socket, or the link failed. */
   onReset(reason: number, err?: NetChannelError): void {
+    if (reason === ResetReason.UNKNOWN && this.finSent && this.finReceived && !err) {
+      // The peer already closed cleanly and forgot us: everything we sent was delivered.
+      this.finAcked = true;
+      this.dropUnacked();
+      if (this.lingering) this.link.detach(this);
+      return;
+    }
+    if (this.lingering) {
+      this.dropUnacked();
+      this.link.detach(this);
+      return;
+    }
     if (this.destroyed) return;
     this.resetByPeer = true;
     const where = `virtual port ${this.remotePort} at ${this.link.remoteAddress}`;
@@ -448,6 +485,74 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     if (this.finSeq === -1 || this.finReceived || this.finSeq !== this.rcvNxt) return;
     this.finReceived = true;
     this.push(null);
+    this.sendFinSeen();
+  }
+
+  /** Acknowledges everything up to the peer's FIN, so it can stop retaining data. */
+  private sendFinSeen(): void {
+    this.link.control(this.appClass, controlFrame(FrameType.CREDIT, this.localPort, this.remotePort, this.rcvNxt, this.grantSent, FrameFlag.FIN_SEEN));
+  }
+
+  /** Drops acknowledged frames; `finSeen` also acknowledges the FIN. */
+  private onAck(ack: number, finSeen: boolean): void {
+    const q = this.unacked;
+    let h = this.unackedHead;
+    while (h < q.length && seqDiff(seqAdd(q[h]!.seq, q[h]!.payload.length), ack) <= 0) h++;
+    if (h !== this.unackedHead) {
+      this.unackedHead = h;
+      if (this.resendIdx < h) this.resendIdx = h;
+      if (h > 64 && h * 2 > q.length) {
+        this.unacked = q.slice(h);
+        this.resendIdx -= h;
+        this.unackedHead = 0;
+      }
+    }
+    if (finSeen && this.finSent && seqDiff(ack, this.sndNxt) === 0) this.finAcked = true;
+    if (this.lingering && this.allAcked) {
+      this.lingering = false;
+      this.link.detach(this);
+    }
+  }
+
+  private dropUnacked(): void {
+    this.unacked = [];
+    this.unackedHead = 0;
+    this.resendIdx = 0;
+    this.resendControl = false;
+  }
+
+  /**
+   * @internal A channel this socket may have used failed: re-send every unacknowledged
+   * segment (the receiver drops duplicates), the SYNC or FIN if outstanding, and our
+   * current credit, on the channels that remain.
+   */
+  retransmit(): void {
+    if (this.destroyed && !this.lingering) return;
+    this.resendIdx = this.unackedHead;
+    this.resendControl = true;
+    this.pump();
+  }
+
+  /** Re-sends pending frames; false when a channel is full (resumed by the link later). */
+  private resend(): boolean {
+    if (this.resendControl) {
+      this.resendControl = false;
+      if (this.state === 'connecting') this.link.control(this.appClass, this.syncFrame());
+      if (this.state === 'open') {
+        if (this.finReceived) this.sendFinSeen();
+        else this.maybeGrant(true);
+      }
+    }
+    const q = this.unacked;
+    while (this.resendIdx < q.length) {
+      const f = q[this.resendIdx]!;
+      const ch = this.link.select(this, f.payload.length);
+      if (ch === undefined) return false;
+      ch.channel.enqueue(f);
+      this.resendIdx++;
+    }
+    if (this.finSent && !this.finAcked) this.link.control(this.appClass, controlFrame(FrameType.FIN, this.localPort, this.remotePort, this.sndNxt));
+    return true;
   }
 
   /** Sends a CREDIT when the application consumed a quarter window since the last one. */

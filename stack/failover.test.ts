@@ -1,0 +1,104 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createStack, type Stack, type StackEvent, type VirtualSocket } from '../index.js';
+import { parseHostPort } from '../netdriver/address.js';
+import { cutProxy, type CutProxy } from '../test/cut-proxy.js';
+import { event, prng, within } from '../test/pair.js';
+
+let stacks: Stack[] = [];
+let proxy: CutProxy | undefined;
+afterEach(async () => {
+  await proxy?.shutdown();
+  proxy = undefined;
+  for (const s of stacks) s.destroy();
+  stacks = [];
+});
+
+async function setup(options: Parameters<typeof createStack>[0] = {}): Promise<{ server: Stack; client: Stack; address: string }> {
+  const server = await createStack({ ...options, listen: ['tcp://127.0.0.1:0'] });
+  const client = await createStack(options);
+  stacks.push(server, client);
+  proxy = await cutProxy(parseHostPort(server.addresses[0]!, 'tcp', false).port);
+  return { server, client, address: proxy.address };
+}
+
+describe('channel failover', () => {
+  it('loses no byte and duplicates none when channels are cut at random during a 1 GiB transfer over 4 TCP channels', async () => {
+    const { server, client, address } = await setup({ channels: { throughput: 4, latency: 1 }, redialBackoff: { initial: 5, max: 100 } });
+    const events: StackEvent[] = [];
+    client.events$.subscribe((e) => events.push(e));
+    const srv = await server.listen(80);
+    const done = new Promise<{ hash: string; bytes: number }>((resolve, reject) => {
+      srv.once('connection', (s: VirtualSocket) => {
+        const h = createHash('sha256');
+        let bytes = 0;
+        s.on('data', (d: Buffer) => {
+          h.update(d);
+          bytes += d.length;
+        });
+        s.on('error', reject);
+        s.on('end', () => resolve({ hash: h.digest('hex'), bytes }));
+      });
+    });
+    const sock = await client.connect(address, 80);
+    sock.on('error', (e) => {
+      throw e;
+    });
+    const total = 1024 * 1024 * 1024;
+    const rand = prng(2024);
+    const sent = createHash('sha256');
+    const block = randomBytes(1 << 20);
+    let cuts = 0;
+    for (let i = 0; i < total >> 20; i++) {
+      const chunk = Buffer.from(block);
+      chunk.writeUInt32BE(i, 0);
+      sent.update(chunk);
+      if (!sock.write(chunk)) await event(sock, 'drain', 60_000);
+      // Cut a random channel roughly every 48 MiB, at a random point of the stream.
+      if (i % 48 === 47 - (rand(1)[0]! % 16)) cuts += proxy!.cut(1, () => rand(1)[0]! / 256);
+    }
+    sock.end();
+    const got = await within(done, 120_000, 'transfer through cuts');
+    expect(cuts).toBeGreaterThanOrEqual(10);
+    expect(got.bytes).toBe(total);
+    expect(got.hash).toBe(sent.digest('hex'));
+    const failed = events.filter((e) => e.type === 'channel-removed' && e.reason === 'failed');
+    expect(failed.length).toBeGreaterThanOrEqual(cuts - 1);
+    expect(events.filter((e) => e.type === 'channel-added').length).toBeGreaterThanOrEqual(5 + cuts - 1);
+  }, 240_000);
+
+  it('when every channel dies and none returns, the socket fails with NETCHANNEL_ERR_PEER_UNREACHABLE after peerTimeout', async () => {
+    const { server, client, address } = await setup({ channels: { throughput: 2, latency: 1 }, peerTimeout: 400, redialBackoff: { initial: 10, max: 50 } });
+    (await server.listen(80)).on('connection', (s) => s.resume().on('error', () => {}));
+    const sock = await client.connect(address, 80);
+    sock.write(prng(1)(100_000));
+    const t0 = performance.now();
+    const err = event<[Error & { code: string }]>(sock, 'error', 10_000);
+    await proxy!.shutdown();
+    const [e] = await err;
+    const waited = performance.now() - t0;
+    expect(e.code).toBe('NETCHANNEL_ERR_PEER_UNREACHABLE');
+    expect(e.message).toMatch(/400 ms/);
+    expect(waited).toBeGreaterThanOrEqual(350);
+  });
+
+  it('a keepalive timeout fails over a channel whose peer went silent', async () => {
+    const { server, client, address } = await setup({ channels: { throughput: 2, latency: 0 }, keepaliveInterval: 50, keepaliveTimeout: 300, scheduler: { interval: 20 } });
+    (await server.listen(80)).on('connection', (s) => s.pipe(s));
+    const sock = await client.connect(address, 80);
+    // Either side may time out first; the other then sees its channels cut.
+    const events: StackEvent[] = [];
+    client.events$.subscribe((e) => events.push(e));
+    server.events$.subscribe((e) => events.push(e));
+    sock.on('error', () => {});
+    proxy!.freeze(); // nothing passes any more, nothing closes: only keepalive can tell
+    await within(
+      (async () => {
+        while (!events.some((e) => e.type === 'channel-removed' && e.code === 'NETCHANNEL_ERR_TIMEOUT')) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      5000,
+      'keepalive timeout',
+    );
+    sock.destroy();
+  });
+});

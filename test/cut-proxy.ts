@@ -1,0 +1,82 @@
+/**
+ * Test fixture: a TCP proxy on loopback that forwards to a target and can cut its
+ * connections on demand (both sides destroyed at once, like a failing link).
+ * @packageDocumentation
+ */
+import net from 'node:net';
+
+/** A proxy whose connections can be cut. */
+export interface CutProxy {
+  /** `tcp://127.0.0.1:PORT` of the proxy. */
+  readonly address: string;
+  /** Live forwarded connections. */
+  readonly connections: number;
+  /** Cuts `n` random live connections (default 1); returns how many were cut. */
+  cut(n?: number, rand?: () => number): number;
+  /** Stops accepting new connections and cuts every live one. */
+  shutdown(): Promise<void>;
+  /** Total connections cut so far. */
+  readonly cuts: number;
+  /** Stops forwarding in both directions without closing anything (a silent link). */
+  freeze(): void;
+}
+
+/** Starts a proxy to `targetPort` on 127.0.0.1. */
+export async function cutProxy(targetPort: number): Promise<CutProxy> {
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  let cuts = 0;
+  const server = net.createServer({ allowHalfOpen: true }, (inbound) => {
+    const outbound = net.connect({ host: '127.0.0.1', port: targetPort, allowHalfOpen: true });
+    const pair: [net.Socket, net.Socket] = [inbound, outbound];
+    pairs.add(pair);
+    const drop = (): void => {
+      pairs.delete(pair);
+      inbound.destroy();
+      outbound.destroy();
+    };
+    for (const s of pair) {
+      s.on('error', drop);
+      s.on('close', drop);
+    }
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const cutPair = (pair: [net.Socket, net.Socket]): void => {
+    pairs.delete(pair);
+    cuts++;
+    pair[0].resetAndDestroy();
+    pair[1].resetAndDestroy();
+  };
+  return {
+    address: `tcp://127.0.0.1:${port}`,
+    get connections() {
+      return pairs.size;
+    },
+    get cuts() {
+      return cuts;
+    },
+    cut(n = 1, rand = Math.random) {
+      let done = 0;
+      for (; done < n && pairs.size > 0; done++) {
+        const list = [...pairs];
+        cutPair(list[Math.floor(rand() * list.length)]!);
+      }
+      return done;
+    },
+    freeze() {
+      for (const [a, b] of pairs) {
+        a.unpipe(b);
+        b.unpipe(a);
+        a.pause();
+        b.pause();
+      }
+    },
+    async shutdown() {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const p of [...pairs]) cutPair(p);
+      await closed;
+    },
+  };
+}
