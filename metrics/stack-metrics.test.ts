@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { Registry, register as globalRegistry } from 'prom-client';
 import { Subject } from 'rxjs';
@@ -298,7 +299,7 @@ describe('StackMetrics on real stacks', () => {
     await event(sock, 'close');
     await within(done, 10_000, 'server socket close');
     const [ca, sb] = [await scrapeRegistry(a), await scrapeRegistry(b)];
-    expect(one(ca, 'netchannel_socket_bytes_total', { direction: 'written' , class: 'throughput' })).toBe(1000);
+    expect(one(ca, 'netchannel_socket_bytes_total', { direction: 'written', class: 'throughput' })).toBe(1000);
     expect(one(ca, 'netchannel_socket_bytes_total', { direction: 'read', class: 'throughput' })).toBe(300);
     expect(one(sb, 'netchannel_socket_bytes_total', { direction: 'read', class: 'throughput' })).toBe(1000);
     expect(one(sb, 'netchannel_socket_bytes_total', { direction: 'written', class: 'throughput' })).toBe(300);
@@ -515,5 +516,45 @@ describe('StackMetrics accounting (fake source)', () => {
     expect(() => new StackMetrics(source, registry, { policies: { throughput: 'rr' } as never })).toThrow(/options.policies.latency must be a non-empty string, got undefined/);
     expect(() => new StackMetrics(source, {} as Registry, { policies: POLICIES })).toThrow(InvalidArgumentError);
     expect(() => new StackMetrics({} as never, registry, { policies: POLICIES })).toThrow(/source must be a stack/);
+  });
+});
+
+// ---- docs and dashboard stay in step with the code -----------------------------------
+
+describe('docs/metrics.md and docs/grafana-dashboard.json', () => {
+  const docs = (name: string): string => readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
+
+  it('documents every metric', () => {
+    const md = docs('metrics.md');
+    for (const name of METRIC_NAMES) expect(md, name).toContain(`| \`${name}\` |`);
+  });
+
+  it('is a well-formed dashboard whose queries use only exported metrics', () => {
+    const dash = JSON.parse(docs('grafana-dashboard.json')) as {
+      schemaVersion: number;
+      __inputs: Array<{ name: string; pluginId: string }>;
+      panels: Array<{ id: number; type: string; title: string; datasource?: { uid: string }; targets?: Array<{ expr: string }> }>;
+    };
+    expect(dash.schemaVersion).toBe(39);
+    expect(dash.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', pluginId: 'prometheus' })]);
+    expect(new Set(dash.panels.map((p) => p.id)).size).toBe(dash.panels.length);
+    const known = new Set([...METRIC_NAMES, 'netchannel_workers']);
+    const used = new Set<string>();
+    for (const p of dash.panels.filter((x) => x.type !== 'row')) {
+      expect(p.datasource?.uid, p.title).toBe('${DS_PROMETHEUS}');
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets ?? []) {
+        for (const m of t.expr.matchAll(/netchannel_[a-z_]+/g)) {
+          const name = m[0].replace(/_(bucket|count|sum)$/, '');
+          expect(known.has(name), `${p.title}: ${m[0]}`).toBe(true);
+          used.add(name);
+        }
+      }
+    }
+    const titles = dash.panels.map((p) => p.title);
+    expect(titles).toContain('Workers (multi-core data path)');
+    for (const name of ['netchannel_channel_sent_bytes_total', 'netchannel_channel_queued_bytes', 'netchannel_sockets_open', 'netchannel_socket_handshake_seconds', 'netchannel_scaling_actions_total', 'netchannel_hol_events_total', 'netchannel_errors_total', 'netchannel_channel_busy_ratio', 'netchannel_workers']) {
+      expect(used.has(name), name).toBe(true);
+    }
   });
 });

@@ -128,13 +128,14 @@ export class StackMetrics {
     if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function') {
       throw new InvalidArgumentError('registry must be a prom-client Registry');
     }
-    const policies = options?.policies;
+    const given: Partial<Record<AppClass, unknown>> | undefined = options?.policies;
     for (const cls of APP_CLASSES) {
-      const name: unknown = policies?.[cls];
+      const name = given?.[cls];
       if (typeof name !== 'string' || name.length === 0) {
         throw new InvalidArgumentError(`options.policies.${cls} must be a non-empty string, got ${JSON.stringify(name)}`);
       }
     }
+    const policies = { ...options.policies } as Readonly<Record<AppClass, string>>;
     for (const name of METRIC_NAMES) {
       if (registry.getSingleMetric(name)) {
         throw new InvalidArgumentError(`registry already has a metric named ${name}: use one registry per stack`);

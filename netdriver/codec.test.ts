@@ -520,3 +520,41 @@ describe('FrameDecoder rejects malformed input', () => {
     }
   }
 });
+
+describe('FrameDecoder splitData mode', () => {
+  it('hands up straddling DATA payloads as zero-copy pieces whose bytes and offsets reassemble exactly', () => {
+    const payload = Buffer.alloc(70_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff;
+    const frames: Frame[] = [
+      { type: FrameType.DATA, flags: 0, src: 70000, dst: 80, seq: 0xfffffff0, ack: 0, payload },
+      { type: FrameType.CREDIT, flags: 0, src: 80, dst: 70000, seq: 5, ack: 9, payload: Buffer.alloc(0) },
+      { type: FrameType.DATA, flags: 0, src: 70000, dst: 80, seq: 12345, ack: 0, payload: payload.subarray(0, 100) },
+    ];
+    const wire = Buffer.concat(frames.map(encodeFrame));
+    for (const size of [1, 7, 24, 1000, 65536]) {
+      const dec = new FrameDecoder({ splitData: true });
+      const out: Frame[] = [];
+      for (let off = 0; off < wire.length; off += size) dec.push(wire.subarray(off, off + size), out);
+      const data = out.filter((f) => f.type === FrameType.DATA);
+      expect(out.filter((f) => f.type === FrameType.CREDIT)).toHaveLength(1);
+      // Pieces of the first frame: contiguous offsets (mod 2^32), bytes equal, no empty piece.
+      let seq = 0xfffffff0;
+      const first: Buffer[] = [];
+      for (const f of data) {
+        if (f.seq === 12345 && first.reduce((a, b) => a + b.length, 0) === payload.length) break;
+        expect(f.seq).toBe(seq);
+        expect(f.payload.length).toBeGreaterThan(0);
+        first.push(f.payload);
+        seq = (seq + f.payload.length) >>> 0;
+      }
+      expect(Buffer.concat(first).equals(payload), `chunk size ${size}`).toBe(true);
+      expect(dec.bufferedBytes).toBe(0);
+    }
+  });
+
+  it('keeps control frames whole and rejects malformed input exactly as without splitting', () => {
+    const dec = new FrameDecoder({ splitData: true, maxPayload: 1000 });
+    const big = encodeFrame({ type: FrameType.DATA, flags: 0, src: 1, dst: 2, seq: 0, ack: 0, payload: Buffer.alloc(1001) });
+    expect(() => dec.push(big.subarray(0, 24))).toThrow(expect.objectContaining({ code: 'NETCHANNEL_ERR_FRAME_TOO_LARGE' }));
+  });
+});

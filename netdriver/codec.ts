@@ -14,6 +14,7 @@ export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 export const MAX_CONTROL_PAYLOAD = 256;
 
 const MAX_TYPE = FrameType.BYE;
+const EMPTY_PAYLOAD = Buffer.alloc(0);
 
 /** Writes the 24-byte header of `frame` into `target` at `offset` (default: a new Buffer). */
 export function encodeHeader(frame: Frame, target: Buffer = Buffer.allocUnsafe(HEADER_SIZE), offset = 0): Buffer {
@@ -45,6 +46,14 @@ export interface FrameDecoderOptions {
    * @default 1048576
    */
   maxPayload?: number;
+  /**
+   * Hand up a DATA payload that straddles input chunks in pieces (each a zero-copy
+   * slice with `seq` advanced by the bytes before it) instead of copying it into one
+   * buffer. Only for consumers that treat DATA as a byte range (the virtual-socket
+   * layer); frame boundaries of DATA are then not preserved.
+   * @default false
+   */
+  splitData?: boolean;
 }
 
 /**
@@ -102,14 +111,19 @@ export class FrameDecoder {
   private header: Buffer | null = null;
   private need = 0;
   private failed = false;
+  private readonly split: boolean;
+  /** Split mode: the DATA frame whose remaining payload bytes are still arriving. */
+  private partial: Frame | null = null;
+  private partialLeft = 0;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.split = options.splitData ?? false;
   }
 
   /** Bytes received but not yet part of a complete frame. */
   get bufferedBytes(): number {
-    return this.pendingBytes + (this.header ? HEADER_SIZE : 0);
+    return this.pendingBytes + (this.header ? HEADER_SIZE : 0) + (this.partial ? HEADER_SIZE : 0);
   }
 
   /**
@@ -119,6 +133,10 @@ export class FrameDecoder {
   push(chunk: Buffer, out: Frame[] = []): Frame[] {
     if (this.failed) throw new FrameError(ErrorCode.BAD_FRAME, 'decoder already failed on earlier input');
     try {
+      if (this.partial !== null) {
+        chunk = this.feedPartial(chunk, out);
+        if (chunk.length === 0) return out;
+      }
       if (this.pendingBytes === 0 && this.header === null) return this.parseChunk(chunk, out);
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
@@ -138,7 +156,15 @@ export class FrameDecoder {
     const end = chunk.length;
     while (end - off >= HEADER_SIZE) {
       const len = checkHeader(chunk, off, this.maxPayload);
-      if (end - off - HEADER_SIZE < len) break;
+      if (end - off - HEADER_SIZE < len) {
+        if (this.split && chunk[off] === FrameType.DATA) {
+          this.partial = readFrame(chunk, off, EMPTY_PAYLOAD);
+          this.partialLeft = len;
+          this.feedPartial(chunk.subarray(off + HEADER_SIZE), out);
+          return out;
+        }
+        break;
+      }
       const start = off + HEADER_SIZE;
       out.push(readFrame(chunk, off, chunk.subarray(start, start + len)));
       off = start + len;
@@ -161,7 +187,18 @@ export class FrameDecoder {
         this.need = checkHeader(header, 0, this.maxPayload);
         this.header = header;
       }
-      if (this.pendingBytes < this.need) return;
+      if (this.pendingBytes < this.need) {
+        if (this.split && this.header[0] === FrameType.DATA) {
+          this.partial = readFrame(this.header, 0, EMPTY_PAYLOAD);
+          this.partialLeft = this.need;
+          this.header = null;
+          const chunks = this.pending;
+          this.pending = [];
+          this.pendingBytes = 0;
+          for (const c of chunks) this.feedPartial(c, out);
+        }
+        return;
+      }
       const payload = this.take(this.need);
       out.push(readFrame(this.header, 0, payload));
       this.header = null;
@@ -174,6 +211,19 @@ export class FrameDecoder {
         return;
       }
     }
+  }
+
+  /** Split mode: emits the next piece of the partial DATA frame; returns the unused rest. */
+  private feedPartial(chunk: Buffer, out: Frame[]): Buffer {
+    const p = this.partial!;
+    const n = Math.min(this.partialLeft, chunk.length);
+    if (n > 0) {
+      out.push({ ...p, payload: chunk.subarray(0, n) });
+      p.seq = (p.seq + n) >>> 0;
+      this.partialLeft -= n;
+    }
+    if (this.partialLeft === 0) this.partial = null;
+    return chunk.subarray(n);
   }
 
   /** Removes exactly `n` bytes from the front of the pending chunks. */

@@ -24,6 +24,13 @@ export interface ChannelOptions {
    * @default 1048576
    */
   maxPayload?: number;
+  /**
+   * The consumer treats DATA payloads as byte ranges: a stream driver may hand up a
+   * straddling DATA frame in pieces instead of copying it together (FrameDecoder
+   * `splitData`). The stack sets it; the compliance suite does not.
+   * @default false
+   */
+  splitData?: boolean;
   /** Aborts a pending dial. */
   signal?: AbortSignal;
 }

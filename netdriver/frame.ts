@@ -35,7 +35,7 @@ export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
 /** Frame flag bits (byte 1 of the header). */
 export const FrameFlag = {
-  /** SYNC/SYNC_ACK: the socket belongs to the latency class. HELLO: this is the reply. */
+  /** SYNC/SYNC_ACK: the socket belongs to the latency class. */
   LATENCY: 0x01,
   /** HELLO: this HELLO answers the peer's HELLO. */
   REPLY: 0x02,

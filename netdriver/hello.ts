@@ -40,7 +40,8 @@ export function encodeHello(info: HelloInfo, reply: boolean): Frame {
 
 /**
  * Decodes and validates a HELLO frame.
- * @throws FrameError `NETCHANNEL_ERR_BAD_FRAME` or `NETCHANNEL_ERR_HANDSHAKE` naming the bad field.
+ * @throws FrameError (`NETCHANNEL_ERR_BAD_FRAME`, `NETCHANNEL_ERR_PROTOCOL`) or ChannelError
+ * (`NETCHANNEL_ERR_HANDSHAKE`, version mismatch), naming the bad field.
  */
 export function decodeHello(frame: Frame, expectReply: boolean): HelloInfo {
   if (frame.type !== FrameType.HELLO) throw new FrameError(ErrorCode.PROTOCOL, `expected HELLO as first frame, got frame type ${frame.type}`);

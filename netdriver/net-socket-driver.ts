@@ -40,6 +40,7 @@ function channelFor(spec: NetSocketDriverSpec, socket: net.Socket, address: stri
     ...(options.txHighWaterMark !== undefined && { txHighWaterMark: options.txHighWaterMark }),
     ...(options.rxHighWaterMark !== undefined && { rxHighWaterMark: options.rxHighWaterMark }),
     ...(options.maxPayload !== undefined && { maxPayload: options.maxPayload }),
+    splitData: options.splitData ?? false,
   });
 }
 

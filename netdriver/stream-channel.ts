@@ -17,6 +17,11 @@ export interface StreamChannelOptions extends BaseChannelOptions {
    * @default 1048576
    */
   maxPayload?: number;
+  /**
+   * Hand up straddling DATA payloads in pieces (no copy); see FrameDecoder `splitData`.
+   * @default false
+   */
+  splitData?: boolean;
 }
 
 /** The subset of `net.Socket` a {@link StreamChannel} needs. */
@@ -45,7 +50,10 @@ export class StreamChannel extends BaseChannel {
     super(options);
     this.stream = stream;
     this.lowWater = this.txHighWaterMark / 2;
-    this.decoder = new FrameDecoder(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload });
+    this.decoder = new FrameDecoder({
+      ...(options.maxPayload !== undefined && { maxPayload: options.maxPayload }),
+      splitData: options.splitData ?? false,
+    });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('end', () => {
       this.onTransportEnd();
@@ -59,6 +67,11 @@ export class StreamChannel extends BaseChannel {
   }
 
   private closeError: Error | undefined;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.stream.uncork();
+  };
 
   get txQueuedBytes(): number {
     return this.stream.writableLength;
@@ -66,7 +79,12 @@ export class StreamChannel extends BaseChannel {
 
   protected _send(frames: readonly Frame[]): void {
     const s = this.stream;
-    s.cork();
+    // Everything enqueued in this tick leaves in one writev: cork now, uncork on nextTick.
+    if (!this.corked) {
+      this.corked = true;
+      s.cork();
+      process.nextTick(this.uncork);
+    }
     for (const f of frames) {
       const len = f.payload.length;
       if (len <= COALESCE_LIMIT) {
@@ -79,7 +97,7 @@ export class StreamChannel extends BaseChannel {
         s.write(f.payload);
       }
     }
-    s.uncork();
+
     if (this.needWritable || s.writableLength > this.lowWater) this.armDrain();
   }
 

@@ -228,6 +228,7 @@ export class Stack {
       txHighWaterMark: this.options.channelTxHighWaterMark,
       rxHighWaterMark: this.options.channelRxHighWaterMark,
       maxPayload: this.options.maxFramePayload,
+      splitData: true,
     };
   }
 
