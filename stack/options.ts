@@ -173,7 +173,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     throw new InvalidArgumentError(`options.hostId must be 32 lower-case hex characters, got ${JSON.stringify(o.hostId)}`);
   }
   const maxFramePayload = int('maxFramePayload', o.maxFramePayload, 1024 * 1024, 1024, 64 * 1024 * 1024);
-  const channelTxHighWaterMark = int('channelTxHighWaterMark', o.channelTxHighWaterMark, 2 * 1024 * 1024, 1024, 1024 * 1024 * 1024);
+  const channelTxHighWaterMark = int('channelTxHighWaterMark', o.channelTxHighWaterMark, 2 * 1024 * 1024, 1024, 128 * 1024 * 1024);
   const maxSegmentSize = int('maxSegmentSize', o.maxSegmentSize, 64 * 1024, 1, maxFramePayload);
   return {
     listen,
@@ -192,11 +192,12 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       holExpansion: int('scheduler.holExpansion', sched.holExpansion, 2 * channelTxHighWaterMark, 0, 2 * channelTxHighWaterMark),
     },
     hostId,
-    window: int('window', o.window, 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    // Window + HoL expansion must stay far below 2^31 for modulo-2^32 sequence arithmetic.
+    window: int('window', o.window, 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     maxSegmentSize,
     maxFramePayload,
     channelTxHighWaterMark,
-    channelRxHighWaterMark: int('channelRxHighWaterMark', o.channelRxHighWaterMark, 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    channelRxHighWaterMark: int('channelRxHighWaterMark', o.channelRxHighWaterMark, 4 * 1024 * 1024, 1024, 128 * 1024 * 1024),
     allowHalfOpen: o.allowHalfOpen ?? false,
     handshakeTimeout: int('handshakeTimeout', o.handshakeTimeout, 10_000, 1, 3_600_000),
     connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1, 3_600_000),
