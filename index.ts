@@ -32,3 +32,4 @@ export {
 export { tcp, type TcpOptions } from './transports/tcp/index.js';
 export { unix, type UnixOptions } from './transports/unix/index.js';
 export { memory, MemoryNetwork, type MemoryOptions } from './transports/memory/index.js';
+export { serveMetrics, withDefaultMetrics, type ServeMetricsOptions, type MetricsServer } from './metrics/index.js';

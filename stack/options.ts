@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 import { randomBytes } from 'node:crypto';
+import { Registry } from 'prom-client';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import { isDriverFactory, type DriverFactory } from '../netdriver/driver.js';
@@ -61,6 +62,15 @@ export interface StackOptions {
   keepaliveTimeout?: number;
   /** Re-dial backoff after a channel failure: first delay and cap, ms. @default { initial: 50, max: 2000 } */
   redialBackoff?: { initial?: number; max?: number };
+  /** Prometheus metrics of this stack. */
+  metrics?: {
+    /** Register metrics at all (off: `stack.registry` stays empty). @default true */
+    enabled?: boolean;
+    /** Registry to register on (never the global one unless passed). @default a new Registry per stack */
+    registry?: Registry;
+    /** Also collect Node process metrics (prefix `netchannel_process_`). @default false */
+    defaultMetrics?: boolean;
+  };
 }
 
 /** Scheduler part of {@link StackOptions}. */
@@ -124,6 +134,7 @@ export interface ResolvedStackOptions {
   keepaliveInterval: number;
   keepaliveTimeout: number;
   redialBackoff: { initial: number; max: number };
+  metrics: { enabled: boolean; registry: Registry | undefined; defaultMetrics: boolean };
 }
 
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -132,6 +143,11 @@ function int(name: string, value: unknown, fallback: number, min: number, max: n
     throw new InvalidArgumentError(`options.${name} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+function checkRegistry(r: unknown): Registry | undefined {
+  if (r === undefined || r instanceof Registry) return r;
+  throw new InvalidArgumentError('options.metrics.registry must be a prom-client Registry');
 }
 
 /** Validates options, naming the offending field, and fills defaults. */
@@ -210,5 +226,6 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       initial: int('redialBackoff.initial', o.redialBackoff?.initial, 50, 1, 60_000),
       max: int('redialBackoff.max', o.redialBackoff?.max, 2_000, 1, 600_000),
     },
+    metrics: { enabled: o.metrics?.enabled ?? true, registry: checkRegistry(o.metrics?.registry), defaultMetrics: o.metrics?.defaultMetrics ?? false },
   };
 }

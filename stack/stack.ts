@@ -13,7 +13,10 @@ import { ScalingController, type ControlledPeer } from '../netscheduler/controll
 import type { StackEvent } from '../netscheduler/events.js';
 import type { SchedulingPolicy } from '../netscheduler/policy.js';
 import { RxPriorityQueue } from '../netscheduler/rx-priority.js';
+import { Registry } from 'prom-client';
 import { Subject, type Observable } from 'rxjs';
+import { serveMetrics, withDefaultMetrics, type MetricsServer, type ServeMetricsOptions } from '../metrics/serve.js';
+import { StackMetrics } from '../metrics/stack-metrics.js';
 import { PeerSession, type SessionContext } from '../vns/peer-session.js';
 import type { PortAllocator } from '../vns/port-allocator.js';
 import { VirtualServer } from '../vns/virtual-server.js';
@@ -62,6 +65,11 @@ export class Stack {
    */
   readonly events$: Observable<StackEvent> = this.events.asObservable();
 
+  /** This stack's Prometheus registry (its own unless `options.metrics.registry` was given). */
+  readonly registry: Registry;
+  private readonly metrics: StackMetrics | null;
+  private readonly metricServers = new Set<MetricsServer>();
+
   /** @internal Use {@link createStack}. */
   constructor(
     private readonly options: ResolvedStackOptions,
@@ -104,6 +112,22 @@ export class Stack {
       },
       { intervalMs: options.scheduler.interval, scaling: options.scheduler.scaling, bounds: options.scheduler.elastic },
     );
+    this.registry = options.metrics.registry ?? new Registry();
+    if (options.metrics.defaultMetrics) withDefaultMetrics(this.registry);
+    this.metrics = options.metrics.enabled
+      ? new StackMetrics(this, this.registry, { policies: { throughput: policies.throughput.name, latency: policies.latency.name } })
+      : null;
+  }
+
+  /**
+   * Serves this stack's metrics in the Prometheus text format over HTTP
+   * (default `http://127.0.0.1:9464/metrics`). Closed with the stack.
+   */
+  async serveMetrics(options?: ServeMetricsOptions): Promise<MetricsServer> {
+    this.assertOpen('serve metrics');
+    const server = await serveMetrics(this.registry, options);
+    this.metricServers.add(server);
+    return server;
   }
 
   /** The control loop (exposed for tests and tools that drive ticks by hand). */
@@ -184,6 +208,9 @@ export class Stack {
     }
     this.closing ??= Promise.resolve();
     this.events.complete();
+    for (const s of this.metricServers) void s.close();
+    // A registry the user shared with us outlives the stack: take our metrics off it.
+    if (this.options.metrics.registry) this.metrics?.dispose();
   }
 
   private async shutdown(): Promise<void> {

@@ -100,6 +100,25 @@ describe('tls transport: certificates', () => {
     await roundTrip(a);
   });
 
+  it('aborted dials fail with NETCHANNEL_ERR_DIAL_FAILED; listener.close() keeps accepted channels open', async () => {
+    const address = await listen(server);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(tls({ ca })(components).dial(address, { signal: ac.signal })).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_DIAL_FAILED' });
+    const late = new AbortController();
+    const dialing = tls({ ca })(components).dial(address, { signal: late.signal });
+    late.abort();
+    await expect(dialing).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_DIAL_FAILED', message: expect.stringMatching(/aborted/) });
+    const a = await tls({ ca })(components).dial(address);
+    channels.push(a);
+    const b = await waitAccepted();
+    await listener!.close();
+    const got = new Promise<Frame[]>((resolve) => b.once('readable', () => resolve(b.dequeue())));
+    a.enqueue({ type: FrameType.DATA, flags: 0, src: 1, dst: 2, seq: 0, ack: 0, payload: Buffer.from('after close') });
+    expect((await got)[0]!.payload.toString()).toBe('after close');
+    await expect(tls({ ca })(components).dial(address)).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_DIAL_FAILED' });
+  });
+
   it('validates options and needs key/cert to listen', async () => {
     expect(() => tls({ requestCert: 'yes' as never })).toThrow(expect.objectContaining({ code: 'NETCHANNEL_ERR_INVALID_ARG', message: expect.stringMatching(/options\.requestCert/) }));
     expect(() => tls({ key: fixture('server.key') })).toThrow(expect.objectContaining({ code: 'NETCHANNEL_ERR_INVALID_ARG' }));
