@@ -35,6 +35,8 @@ export const ErrorCode = {
   PORT_IN_USE: 'NETCHANNEL_ERR_PORT_IN_USE',
   /** An operation did not finish in its configured time. */
   TIMEOUT: 'NETCHANNEL_ERR_TIMEOUT',
+  /** A peer failed to prove the pre-shared key, or requires one this stack lacks. */
+  AUTH: 'NETCHANNEL_ERR_AUTH',
   /** A configured limit was exceeded (sockets per peer, pending handshakes, …). */
   LIMIT: 'NETCHANNEL_ERR_LIMIT',
 } as const;

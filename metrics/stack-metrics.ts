@@ -327,6 +327,9 @@ export class StackMetrics {
       case 'scaling':
         this.scaling.inc({ class: e.appClass, policy: e.policy, direction: e.direction });
         break;
+      case 'channel-rejected':
+        this.error(e.code);
+        break;
     }
   }
 

@@ -43,10 +43,12 @@ export const FrameFlag = {
   HOL: 0x04,
   /** CREDIT: the receiver has processed the sender's FIN (everything is acknowledged). */
   FIN_SEEN: 0x08,
+  /** HELLO: the dialer's proof of the pre-shared key (payload: HMAC-SHA256). */
+  AUTH: 0x10,
 } as const;
 
 /** Mask of every defined flag bit; others must be zero. */
-export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY | FrameFlag.HOL | FrameFlag.FIN_SEEN;
+export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY | FrameFlag.HOL | FrameFlag.FIN_SEEN | FrameFlag.AUTH;
 
 /** Reasons carried in the `ack` field of an RST frame. */
 export const ResetReason = {

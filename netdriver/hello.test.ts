@@ -39,10 +39,10 @@ describe('encodeHello / decodeHello', () => {
     for (const info of cases) {
       for (const reply of [false, true]) {
         const f = encodeHello(info, reply);
-        expect(decodeHello(f, reply)).toEqual(info);
+        expect(decodeHello(f, reply)).toMatchObject(info);
         // And through the wire codec.
         const [decoded] = new FrameDecoder().push(encodeFrame(f));
-        expect(decodeHello(decoded!, reply)).toEqual(info);
+        expect(decodeHello(decoded!, reply)).toMatchObject(info);
       }
     }
   });
@@ -266,21 +266,65 @@ describe('helloAsDialer / helloAsAcceptor over a memory channel pair', () => {
     expect((err as Error).message).toMatch(/closed during HELLO/);
   });
 
-  it('rejects dialing itself (same host id) and destroys the channel', async () => {
+  it('rejects dialing itself (same host id) on both ends and destroys the channels', async () => {
     const [a, b] = pair();
-    const aClosed = closed(a);
     const [dialer, acceptor] = await Promise.allSettled([
       helloAsDialer(a, { hostId: HOST_A, appClass: 'latency', index: 0 }, 1000),
       helloAsAcceptor(b, HOST_A, 1000),
     ]);
-    expect(dialer.status).toBe('rejected');
-    const err = (dialer as PromiseRejectedResult).reason as unknown;
+    // The acceptor sees a HELLO claiming its own host id and refuses it first.
+    expect(acceptor.status).toBe('rejected');
+    const err = (acceptor as PromiseRejectedResult).reason as unknown;
     expect(err).toBeInstanceOf(ChannelError);
     expectCode(err, ErrorCode.HANDSHAKE);
-    expect((err as Error).message).toMatch(/itself/);
-    expect(a.destroyed).toBe(true);
-    expect(await aClosed).toBe(err);
-    // The acceptor cannot tell; it sees its channel aborted by the dialer afterwards.
-    expect(acceptor.status).toBe('fulfilled');
+    expect((err as Error).message).toMatch(/own host id/);
+    expect(dialer.status).toBe('rejected');
+    expect(a.destroyed || b.destroyed).toBe(true);
+  });
+});
+
+describe('pre-shared-key authentication in the HELLO', () => {
+  const open: MemoryChannel[] = [];
+  afterEach(() => {
+    for (const c of open.splice(0)) c.destroy();
+  });
+  const pair = (): [MemoryChannel, MemoryChannel] => {
+    const p = MemoryChannel.pair(
+      { scheme: 'memory', localAddress: 'memory://dialer', remoteAddress: 'memory://acceptor' },
+      { scheme: 'memory', localAddress: 'memory://acceptor', remoteAddress: 'memory://dialer' },
+    );
+    open.push(...p);
+    return p;
+  };
+  const KEY = Buffer.from('0123456789abcdef-secret');
+  const run = (dialKey?: Buffer, acceptKey?: Buffer) => {
+    const [a, b] = pair();
+    return Promise.allSettled([
+      helloAsDialer(a, { hostId: HOST_A, appClass: 'throughput', index: 2 }, 1000, dialKey),
+      helloAsAcceptor(b, HOST_B, 1000, acceptKey),
+    ]);
+  };
+
+  it('succeeds when both ends hold the same key, with class and index intact', async () => {
+    const [d, acc] = await run(KEY, KEY);
+    expect(d).toMatchObject({ status: 'fulfilled', value: { hostId: HOST_B, appClass: 'throughput', index: 2 } });
+    expect(acc).toMatchObject({ status: 'fulfilled', value: { hostId: HOST_A, appClass: 'throughput', index: 2 } });
+  });
+
+  it('refuses a peer with a different key on both ends with NETCHANNEL_ERR_AUTH', async () => {
+    const [d, acc] = await run(Buffer.from('another-key-of-16+bytes'), KEY);
+    expect(d.status).toBe('rejected');
+    expectCode((d as PromiseRejectedResult).reason, ErrorCode.AUTH);
+    expect(acc.status).toBe('rejected');
+  });
+
+  it('refuses an unauthenticated dialer when the acceptor has a key, and vice versa', async () => {
+    const [d1, a1] = await run(undefined, KEY);
+    expectCode((d1 as PromiseRejectedResult).reason, ErrorCode.AUTH);
+    expect((d1 as PromiseRejectedResult).reason.message).toMatch(/requires a pre-shared key/);
+    expect(a1.status).toBe('rejected');
+    const [d2] = await run(KEY, undefined);
+    expectCode((d2 as PromiseRejectedResult).reason, ErrorCode.AUTH);
+    expect((d2 as PromiseRejectedResult).reason.message).toMatch(/did not authenticate/);
   });
 });

@@ -4,6 +4,7 @@
  * (the reference module inferred them from accept order).
  * @packageDocumentation
  */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ChannelError, ErrorCode, FrameError } from '../errors/index.js';
 import type { AppClass, Channel } from './channel.js';
 import { FrameFlag, FrameType, type Frame } from './frame.js';
@@ -27,14 +28,38 @@ export interface HelloInfo {
   index: number;
 }
 
-/** Encodes a HELLO frame. */
-export function encodeHello(info: HelloInfo, reply: boolean): Frame {
-  const p = Buffer.alloc(HELLO_SIZE);
+/** Bytes of the random nonce appended to every HELLO (authentication extension). */
+export const NONCE_BYTES = 16;
+/** Bytes of an HMAC-SHA256 tag. */
+export const MAC_BYTES = 32;
+
+/** Authentication extension of a HELLO: nonce, and in a keyed reply the acceptor's MAC. */
+export interface HelloExtension {
+  /** Fresh random bytes of the sender. */
+  nonce: Buffer;
+  /** Acceptor's HMAC over the transcript (reply only, when it holds a key). */
+  mac?: Buffer;
+}
+
+/** A decoded HELLO: the fields plus the extension and the raw payload (for transcripts). */
+export interface DecodedHello extends HelloInfo {
+  nonce: Buffer | undefined;
+  mac: Buffer | undefined;
+  raw: Buffer;
+}
+
+/** Encodes a HELLO frame (24 bytes, plus nonce and MAC when `ext` is given). */
+export function encodeHello(info: HelloInfo, reply: boolean, ext?: HelloExtension): Frame {
+  const p = Buffer.alloc(HELLO_SIZE + (ext ? NONCE_BYTES + (ext.mac ? MAC_BYTES : 0) : 0));
   p.writeUInt32BE(HELLO_MAGIC, 0);
   p[4] = PROTOCOL_VERSION;
   p[5] = info.appClass === 'latency' ? 1 : 0;
   p.writeUInt16BE(info.index, 6);
   Buffer.from(info.hostId, 'hex').copy(p, 8);
+  if (ext) {
+    ext.nonce.copy(p, HELLO_SIZE, 0, NONCE_BYTES);
+    ext.mac?.copy(p, HELLO_SIZE + NONCE_BYTES, 0, MAC_BYTES);
+  }
   return { type: FrameType.HELLO, flags: reply ? FrameFlag.REPLY : 0, src: 0, dst: 0, seq: 0, ack: 0, payload: p };
 }
 
@@ -43,20 +68,41 @@ export function encodeHello(info: HelloInfo, reply: boolean): Frame {
  * @throws FrameError (`NETCHANNEL_ERR_BAD_FRAME`, `NETCHANNEL_ERR_PROTOCOL`) or ChannelError
  * (`NETCHANNEL_ERR_HANDSHAKE`, version mismatch), naming the bad field.
  */
-export function decodeHello(frame: Frame, expectReply: boolean): HelloInfo {
+export function decodeHello(frame: Frame, expectReply: boolean): DecodedHello {
   if (frame.type !== FrameType.HELLO) throw new FrameError(ErrorCode.PROTOCOL, `expected HELLO as first frame, got frame type ${frame.type}`);
+  if ((frame.flags & FrameFlag.AUTH) !== 0) throw new FrameError(ErrorCode.PROTOCOL, 'HELLO AUTH received before the HELLO exchange');
   const p = frame.payload;
-  if (p.length !== HELLO_SIZE) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO payload must be ${HELLO_SIZE} bytes, got ${p.length}`);
+  const sizes = [HELLO_SIZE, HELLO_SIZE + NONCE_BYTES, ...(expectReply ? [HELLO_SIZE + NONCE_BYTES + MAC_BYTES] : [])];
+  if (!sizes.includes(p.length)) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO payload must be ${sizes.join(', ')} bytes, got ${p.length}`);
   if (p.readUInt32BE(0) !== HELLO_MAGIC) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO magic is 0x${p.readUInt32BE(0).toString(16)}, expected 0x${HELLO_MAGIC.toString(16)}`);
   if (p[4] !== PROTOCOL_VERSION) throw new ChannelError(ErrorCode.HANDSHAKE, `peer speaks protocol version ${p[4]}, this stack speaks ${PROTOCOL_VERSION}`);
   if (p[5]! > 1) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO channel class ${p[5]} is unknown`);
   if (((frame.flags & FrameFlag.REPLY) !== 0) !== expectReply) {
     throw new FrameError(ErrorCode.PROTOCOL, `HELLO ${expectReply ? 'reply expected' : 'reply received before a HELLO was sent'}`);
   }
-  return { hostId: p.subarray(8, 8 + HOST_ID_BYTES).toString('hex'), appClass: p[5] === 1 ? 'latency' : 'throughput', index: p.readUInt16BE(6) };
+  return {
+    hostId: p.subarray(8, 8 + HOST_ID_BYTES).toString('hex'),
+    appClass: p[5] === 1 ? 'latency' : 'throughput',
+    index: p.readUInt16BE(6),
+    nonce: p.length > HELLO_SIZE ? p.subarray(HELLO_SIZE, HELLO_SIZE + NONCE_BYTES) : undefined,
+    mac: p.length > HELLO_SIZE + NONCE_BYTES ? p.subarray(HELLO_SIZE + NONCE_BYTES) : undefined,
+    raw: p,
+  };
 }
 
-/** Waits for the first frame on a fresh channel (leaving later frames queued). */
+/** HMAC-SHA256 over a role label and the HELLO transcript. */
+function transcriptMac(key: Buffer, role: 'accept' | 'dial', ...parts: Buffer[]): Buffer {
+  const h = createHmac('sha256', key).update(`netchannel-hello-${role}`);
+  for (const part of parts) h.update(part);
+  return h.digest();
+}
+
+/** Constant-time comparison of two MACs. */
+function sameMac(a: Buffer | undefined, b: Buffer): boolean {
+  return a !== undefined && a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Waits for the next frame on a fresh channel (leaving later frames queued). */
 function firstFrame(channel: Channel, timeoutMs: number): Promise<Frame> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
@@ -84,28 +130,62 @@ function firstFrame(channel: Channel, timeoutMs: number): Promise<Frame> {
   });
 }
 
-/** Dialer side: send our HELLO, await the reply. Destroys the channel on failure. */
-export async function helloAsDialer(channel: Channel, local: HelloInfo, timeoutMs: number): Promise<HelloInfo> {
+/**
+ * Dialer side: send our HELLO (with a nonce), await the reply; with a pre-shared key,
+ * verify the acceptor's MAC and answer with ours (mutual authentication).
+ * Destroys the channel on failure.
+ */
+export async function helloAsDialer(channel: Channel, local: HelloInfo, timeoutMs: number, key?: Buffer): Promise<HelloInfo> {
   try {
-    channel.enqueue(encodeHello(local, false));
-    const peer = decodeHello(await firstFrame(channel, timeoutMs), true);
-    if (peer.hostId === local.hostId) throw new ChannelError(ErrorCode.HANDSHAKE, `dialed ${channel.remoteAddress} and reached this stack itself (host id ${peer.hostId})`);
-    return peer;
+    const hello = encodeHello(local, false, { nonce: randomBytes(NONCE_BYTES) });
+    channel.enqueue(hello);
+    const reply = decodeHello(await firstFrame(channel, timeoutMs), true);
+    if (reply.hostId === local.hostId) throw new ChannelError(ErrorCode.HANDSHAKE, `dialed ${channel.remoteAddress} and reached this stack itself (host id ${reply.hostId})`);
+    if (key) {
+      const expected = transcriptMac(key, 'accept', hello.payload, reply.raw.subarray(0, HELLO_SIZE + NONCE_BYTES));
+      if (!reply.mac) throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} did not authenticate (no pre-shared key configured there?)`);
+      if (!sameMac(reply.mac, expected)) throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} failed authentication (wrong pre-shared key)`);
+      const proof = transcriptMac(key, 'dial', hello.payload, reply.raw);
+      channel.enqueue({ type: FrameType.HELLO, flags: FrameFlag.AUTH, src: 0, dst: 0, seq: 0, ack: 0, payload: proof });
+    } else if (reply.mac) {
+      throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} requires a pre-shared key (options.auth.key)`);
+    }
+    return { hostId: reply.hostId, appClass: reply.appClass, index: reply.index };
   } catch (err) {
     channel.destroy(err as Error);
     throw err;
   }
 }
 
-/** Acceptor side: await the dialer's HELLO, answer with ours (same class and index). */
-export async function helloAsAcceptor(channel: Channel, localHostId: string, timeoutMs: number): Promise<HelloInfo> {
+/**
+ * Acceptor side: await the dialer's HELLO, answer with ours (same class and index);
+ * with a pre-shared key, include our MAC and require the dialer's before returning.
+ * Destroys the channel on failure.
+ */
+export async function helloAsAcceptor(channel: Channel, localHostId: string, timeoutMs: number, key?: Buffer): Promise<HelloInfo> {
   try {
-    const peer = decodeHello(await firstFrame(channel, timeoutMs), false);
-    channel.enqueue(encodeHello({ hostId: localHostId, appClass: peer.appClass, index: peer.index }, true));
-    return peer;
+    const hello = decodeHello(await firstFrame(channel, timeoutMs), false);
+    if (hello.hostId === localHostId) throw new ChannelError(ErrorCode.HANDSHAKE, `HELLO from ${channel.remoteAddress} claims this stack's own host id`);
+    const info: HelloInfo = { hostId: localHostId, appClass: hello.appClass, index: hello.index };
+    if (!key) {
+      channel.enqueue(encodeHello(info, true, { nonce: randomBytes(NONCE_BYTES) }));
+      return { hostId: hello.hostId, appClass: hello.appClass, index: hello.index };
+    }
+    if (!hello.nonce) throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} sent no nonce: cannot authenticate`);
+    const base = encodeHello(info, true, { nonce: randomBytes(NONCE_BYTES) }).payload;
+    const mac = transcriptMac(key, 'accept', hello.raw, base);
+    const reply = encodeHello(info, true, { nonce: base.subarray(HELLO_SIZE), mac });
+    channel.enqueue(reply);
+    const auth = await firstFrame(channel, timeoutMs);
+    if (auth.type !== FrameType.HELLO || auth.flags !== FrameFlag.AUTH || auth.payload.length !== MAC_BYTES) {
+      throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} did not authenticate (expected HELLO AUTH, got frame type ${auth.type})`);
+    }
+    if (!sameMac(auth.payload, transcriptMac(key, 'dial', hello.raw, reply.payload))) {
+      throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} failed authentication (wrong pre-shared key)`);
+    }
+    return { hostId: hello.hostId, appClass: hello.appClass, index: hello.index };
   } catch (err) {
     channel.destroy(err as Error);
     throw err;
   }
 }
-

@@ -87,9 +87,12 @@ export function createNetSocketDriver(spec: NetSocketDriverSpec): ChannelDriver 
           let closing: Promise<void> | undefined;
           resolve({
             address: spec.boundAddress(server, address),
+            // Stop accepting at once; channels already accepted stay open (the
+            // server.close callback would wait for all of them to end).
             close: () =>
               (closing ??= new Promise<void>((done) => {
-                server.close(() => {
+                server.close();
+                setImmediate(() => {
                   spec.afterClose?.(address);
                   done();
                 });

@@ -38,6 +38,15 @@ export interface ChannelRemovedEvent extends EventBase {
   readonly code?: string;
 }
 
+/** An inbound channel was refused before joining a device (bad HELLO, auth, limits). */
+export interface ChannelRejectedEvent extends EventBase {
+  readonly type: 'channel-rejected';
+  readonly transport: string;
+  readonly remoteAddress: string;
+  readonly code: string;
+  readonly error: string;
+}
+
 /** A virtual socket opened (connected or accepted). */
 export interface SocketOpenedEvent extends EventBase {
   readonly type: 'socket-opened';
@@ -107,6 +116,7 @@ export interface ScalingEvent extends EventBase {
 export type StackEvent =
   | ChannelAddedEvent
   | ChannelRemovedEvent
+  | ChannelRejectedEvent
   | SocketOpenedEvent
   | SocketClosedEvent
   | SocketRefusedEvent

@@ -48,6 +48,18 @@ export interface StackOptions {
   connectTimeout?: number;
   /** How long `close()` waits for data to drain before aborting, ms. @default 10000 */
   closeTimeout?: number;
+  /** Inbound channels allowed in their HELLO at once; more are refused. @default 64 */
+  maxPendingHandshakes?: number;
+  /** Virtual sockets allowed per peer host; a SYNC beyond it is refused (RST LIMIT). @default 131072 */
+  maxSocketsPerPeer?: number;
+  /**
+   * Out-of-order bytes held for all sockets of one peer; the socket whose segment
+   * exceeds it is reset. Per socket the bound is its window (plus HoL expansion).
+   * @default 268435456
+   */
+  maxReorderBytesPerPeer?: number;
+  /** A virtual socket with no traffic either way for this long is destroyed with NETCHANNEL_ERR_TIMEOUT, ms; 0 = never. @default 0 */
+  idleTimeout?: number;
   /**
    * After every channel to a peer failed, how long its sockets wait for one to come
    * back (re-dialed with backoff) before failing with NETCHANNEL_ERR_PEER_UNREACHABLE, ms.
@@ -62,6 +74,13 @@ export interface StackOptions {
   keepaliveTimeout?: number;
   /** Re-dial backoff after a channel failure: first delay and cap, ms. @default { initial: 50, max: 2000 } */
   redialBackoff?: { initial?: number; max?: number };
+  /**
+   * Pre-shared-key authentication: every channel proves the key in its HELLO (mutual
+   * HMAC-SHA256 challenge over both nonces and host ids). With a key, a peer without
+   * it is refused before any socket opens. At least 16 bytes.
+   * @default undefined (no authentication)
+   */
+  auth?: { key: string | Buffer };
   /** Prometheus metrics of this stack. */
   metrics?: {
     /** Register metrics at all (off: `stack.registry` stays empty). @default true */
@@ -129,12 +148,17 @@ export interface ResolvedStackOptions {
   handshakeTimeout: number;
   connectTimeout: number;
   closeTimeout: number;
+  maxPendingHandshakes: number;
+  maxSocketsPerPeer: number;
+  maxReorderBytesPerPeer: number;
+  idleTimeout: number;
   peerTimeout: number;
   lingerTimeout: number;
   keepaliveInterval: number;
   keepaliveTimeout: number;
   redialBackoff: { initial: number; max: number };
   metrics: { enabled: boolean; registry: Registry | undefined; defaultMetrics: boolean };
+  authKey: Buffer | undefined;
 }
 
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -143,6 +167,15 @@ function int(name: string, value: unknown, fallback: number, min: number, max: n
     throw new InvalidArgumentError(`options.${name} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+function checkKey(auth: StackOptions['auth']): Buffer | undefined {
+  if (auth === undefined) return undefined;
+  const key = typeof auth?.key === 'string' ? Buffer.from(auth.key) : auth?.key;
+  if (!Buffer.isBuffer(key) || key.length < 16) {
+    throw new InvalidArgumentError(`options.auth.key must be a string or Buffer of at least 16 bytes, got ${key === undefined ? 'undefined' : `${Buffer.isBuffer(key) ? key.length : typeof key} ${Buffer.isBuffer(key) ? 'bytes' : ''}`.trim()}`);
+  }
+  return Buffer.from(key);
 }
 
 function checkRegistry(r: unknown): Registry | undefined {
@@ -218,6 +251,10 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     handshakeTimeout: int('handshakeTimeout', o.handshakeTimeout, 10_000, 1, 3_600_000),
     connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1, 3_600_000),
     closeTimeout: int('closeTimeout', o.closeTimeout, 10_000, 0, 3_600_000),
+    maxPendingHandshakes: int('maxPendingHandshakes', o.maxPendingHandshakes, 64, 1, 1_000_000),
+    maxSocketsPerPeer: int('maxSocketsPerPeer', o.maxSocketsPerPeer, 131_072, 1, 100_000_000),
+    maxReorderBytesPerPeer: int('maxReorderBytesPerPeer', o.maxReorderBytesPerPeer, 256 * 1024 * 1024, 1024, 2 ** 40),
+    idleTimeout: int('idleTimeout', o.idleTimeout, 0, 0, 2 ** 31 - 1),
     peerTimeout: int('peerTimeout', o.peerTimeout, 10_000, 0, 3_600_000),
     lingerTimeout: int('lingerTimeout', o.lingerTimeout, 30_000, 0, 3_600_000),
     keepaliveInterval: int('keepaliveInterval', o.keepaliveInterval, 5_000, 1, 3_600_000),
@@ -226,6 +263,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       initial: int('redialBackoff.initial', o.redialBackoff?.initial, 50, 1, 60_000),
       max: int('redialBackoff.max', o.redialBackoff?.max, 2_000, 1, 600_000),
     },
+    authKey: checkKey(o.auth),
     metrics: { enabled: o.metrics?.enabled ?? true, registry: checkRegistry(o.metrics?.registry), defaultMetrics: o.metrics?.defaultMetrics ?? false },
   };
 }

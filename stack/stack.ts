@@ -88,10 +88,13 @@ export class Stack {
         allowHalfOpen: options.allowHalfOpen,
         connectTimeout: options.connectTimeout,
         holExpansion: options.scheduler.holExpansion,
+        idleTimeout: options.idleTimeout,
       },
       isolation: options.scheduler.isolation,
       peerTimeout: options.peerTimeout,
       lingerTimeout: options.lingerTimeout,
+      maxSockets: options.maxSocketsPerPeer,
+      maxReorderBytes: options.maxReorderBytesPerPeer,
       emit: (e) => this.events.next(e),
       server: (port) => this.servers.get(port),
     };
@@ -278,7 +281,7 @@ export class Stack {
     const results = await Promise.allSettled(
       plan.map(async ([appClass, index]) => {
         const ch = await driver.dial(address, this.channelOptions());
-        const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout);
+        const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout, this.options.authKey);
         return { ch, peer, appClass, index };
       }),
     );
@@ -304,7 +307,7 @@ export class Stack {
     if (!address || this.state !== 'open') return;
     const index = fixedIndex ?? session.device.channels.reduce((m, c) => (c.appClass === appClass ? Math.max(m, c.index + 1) : m), 0);
     const ch = await this.driverFor(address).dial(address, this.channelOptions());
-    const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout);
+    const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout, this.options.authKey);
     if (peer.hostId !== session.remoteHostId || this.state !== 'open' || session.isDown) {
       ch.destroy();
       return;
@@ -362,8 +365,12 @@ export class Stack {
       ch.destroy();
       return;
     }
+    if (this.handshaking.size >= this.options.maxPendingHandshakes) {
+      this.reject(ch, new ChannelError(ErrorCode.LIMIT, `more than ${this.options.maxPendingHandshakes} channels are in their HELLO; refusing ${ch.remoteAddress}`));
+      return;
+    }
     this.handshaking.add(ch);
-    helloAsAcceptor(ch, this.hostId, this.options.handshakeTimeout).then(
+    helloAsAcceptor(ch, this.hostId, this.options.handshakeTimeout, this.options.authKey).then(
       (peer) => {
         this.handshaking.delete(ch);
         if (this.state !== 'open') {
@@ -372,8 +379,17 @@ export class Stack {
         }
         this.sessionFor(peer.hostId, ch.remoteAddress).device.add(ch, peer.appClass, peer.index);
       },
-      () => this.handshaking.delete(ch),
+      (err: Error) => {
+        this.handshaking.delete(ch);
+        this.reject(ch, err);
+      },
     );
+  }
+
+  /** Refuses an inbound channel and records why (events$, metrics). */
+  private reject(ch: Channel, err: Error & { code?: string }): void {
+    ch.destroy(err);
+    this.events.next({ type: 'channel-rejected', at: Date.now(), peer: '', transport: ch.scheme, remoteAddress: ch.remoteAddress, code: err.code ?? 'UNKNOWN', error: err.message });
   }
 }
 

@@ -29,6 +29,8 @@ export interface SessionSocketDefaults {
   connectTimeout: number;
   /** Extra window while a reader stalls (HoL); 0 disables HoL handling. */
   holExpansion: number;
+  /** Destroy a socket idle this long (ms); 0 = never. */
+  idleTimeout: number;
 }
 
 /** What a session needs from its stack. */
@@ -45,6 +47,10 @@ export interface SessionContext {
   readonly peerTimeout: number;
   /** How long a closed socket keeps unacknowledged data for retransmission, ms. */
   readonly lingerTimeout: number;
+  /** Sockets allowed per peer. */
+  readonly maxSockets: number;
+  /** Out-of-order bytes allowed across the peer's sockets. */
+  readonly maxReorderBytes: number;
   /** The server listening on a virtual port, if any. */
   server(port: number): VirtualServer | undefined;
 }
@@ -132,6 +138,9 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   /** Opens a virtual socket to `port` on the peer; resolves once SYNC_ACK arrives. */
   open(port: number, appClass: AppClass): Promise<VirtualSocket> {
     if (this.dead) return Promise.reject(new SocketError(ErrorCode.PEER_UNREACHABLE, `peer ${this.remoteAddress} is unreachable`));
+    if (this.sockets.size >= this.ctx.maxSockets) {
+      return Promise.reject(new SocketError(ErrorCode.LIMIT, `${this.sockets.size} virtual sockets to ${this.remoteAddress} already open (maxSocketsPerPeer ${this.ctx.maxSockets})`));
+    }
     const sock = this.createSocket(appClass, this.ctx.ports.ephemeralPort(), port, undefined);
     const timeoutMs = this.ctx.socketDefaults.connectTimeout;
     const started = performance.now();
@@ -214,6 +223,15 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     }
   }
 
+  /** Out-of-order bytes currently held across this peer's sockets. */
+  reorderBytes = 0;
+
+  reserveReorder(delta: number): boolean {
+    if (delta > 0 && this.reorderBytes + delta > this.ctx.maxReorderBytes) return false;
+    this.reorderBytes += delta;
+    return true;
+  }
+
   linger(sock: LinkedSocket): void {
     if (this.dead) {
       this.detach(sock);
@@ -259,6 +277,10 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       this.reset(from.appClass, f, ResetReason.REFUSED);
       return;
     }
+    if (this.sockets.size >= this.ctx.maxSockets) {
+      this.reset(from.appClass, f, ResetReason.LIMIT);
+      return;
+    }
     const sock = this.createSocket(server.appClass ?? requested, f.dst, f.src, f.ack);
     this.control(sock.appClass, sock.synAckFrame());
     this.publishOpened(sock, 'accept');
@@ -279,6 +301,9 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       holExpansion: d.holExpansion,
       ...(peerGrant !== undefined && { peerGrant }),
     });
+    if (d.idleTimeout > 0) {
+      sock.setTimeout(d.idleTimeout, () => sock.destroy(new SocketError(ErrorCode.TIMEOUT, `virtual socket ${localPort}->${remotePort} idle for ${d.idleTimeout} ms (idleTimeout)`)));
+    }
     sock.onSchedulerEvent = (kind, windowBytes) => {
       const base = { at: Date.now(), peer: this.remoteHostId, localPort, remotePort };
       if (kind === 'hol-detected' || kind === 'hol-resolved') this.ctx.emit({ ...base, type: kind, windowBytes });

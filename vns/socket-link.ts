@@ -29,6 +29,8 @@ export interface SocketLink {
    * after close()); it calls `detach` itself when done, or the link gives up after a timeout.
    */
   linger(sock: LinkedSocket): void;
+  /** Accounts `delta` out-of-order bytes against the peer's limit; false = over the limit. */
+  reserveReorder(delta: number): boolean;
 }
 
 /** What the link sees of a socket. */

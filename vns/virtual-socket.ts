@@ -91,6 +91,8 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   private rcvNxt = 0;
   private grantSent = 0;
   private readonly reorder = new ReorderBuffer();
+  /** Out-of-order bytes accounted against the peer's budget. */
+  private reorderReserved = 0;
   private finSeq = -1;
   private finReceived = false;
   private received = 0;
@@ -264,6 +266,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     }
     this.tx = [];
     this.txBytes = 0;
+    this.releaseReorder(this.reorderReserved);
     this.reorder.clear();
     if (!reset && !this.resetByPeer && this.finSent && !this.allAcked) {
       this.lingering = true;
@@ -463,15 +466,33 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     }
     if (off > 0) {
       this.reorder.insert(seq, payload);
+      const added = this.reorder.bytes - this.reorderReserved;
+      if (this.reorder.bytes > this.window + this.extraWindow) {
+        this.protocolError(`peer made this socket hold ${this.reorder.bytes} out-of-order bytes, over its window of ${this.window + this.extraWindow}`);
+      } else if (added > 0 && this.link.reserveReorder(added)) {
+        this.reorderReserved += added;
+      } else if (added > 0) {
+        this.link.control(this.appClass, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.LIMIT));
+        this.resetByPeer = true;
+        this.destroy(new SocketError(ErrorCode.LIMIT, `peer's out-of-order bytes exceed maxReorderBytesPerPeer; socket ${this.localPort}->${this.remotePort} reset`));
+      }
       return;
     }
     this.deliver(payload);
     if (this.reorder.size > 0) {
       let next: Buffer | undefined;
       while ((next = this.reorder.take(this.rcvNxt)) !== undefined) this.deliver(next);
+      this.releaseReorder(this.reorderReserved - this.reorder.bytes);
     }
     this.maybeFin();
     this.maybeGrant();
+  }
+
+  /** Returns `bytes` of this socket's reorder reservation to the peer's budget. */
+  private releaseReorder(bytes: number): void {
+    if (bytes <= 0) return;
+    this.reorderReserved -= bytes;
+    this.link.reserveReorder(-bytes);
   }
 
   private deliver(buf: Buffer): void {

@@ -141,6 +141,7 @@ function channelOptions(co: ChannelOptions, local: string, remote: string): Stre
     ...(co.txHighWaterMark !== undefined && { txHighWaterMark: co.txHighWaterMark }),
     ...(co.rxHighWaterMark !== undefined && { rxHighWaterMark: co.rxHighWaterMark }),
     ...(co.maxPayload !== undefined && { maxPayload: co.maxPayload }),
+    splitData: co.splitData ?? false,
   };
 }
 

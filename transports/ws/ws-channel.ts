@@ -92,6 +92,8 @@ export class WsChannel extends BaseChannel {
     super(options);
     this.socket = socket;
     this.lowWater = this.txHighWaterMark / 2;
+    // Never `splitData` (ChannelOptions.splitData is ignored): a message must decode to
+    // exactly one whole frame, which is what the check in onMessage relies on.
     this.decoder = new FrameDecoder(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload });
     this.sendOptions = { binary: true, compress: options.compress ?? false };
     socket.binaryType = 'nodebuffer';

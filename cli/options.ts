@@ -1,0 +1,131 @@
+/**
+ * Options of `netchannel tunnel`: parsing of the flag syntaxes, the `--config` JSON
+ * file (same keys as the flags, camelCase) and the merge of both (flags win).
+ * @packageDocumentation
+ */
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError } from '../errors/index.js';
+import type { AppClass } from '../index.js';
+import type { Route } from './tunnel/entry.js';
+import { parseHostPort } from './tunnel/target.js';
+
+/** Virtual port the exit listens on unless `--vport` says otherwise (TCPMUX's port). */
+export const DEFAULT_TUNNEL_VPORT = 1;
+
+/** Options as commander hands them over (all strings) or as read from `--config`. */
+export interface RawTunnelOptions {
+  listen?: string[] | string;
+  peer?: string;
+  route?: string[] | string;
+  allow?: string[] | string;
+  bind?: string;
+  channels?: string | { throughput?: number; latency?: number };
+  metricsPort?: string | number;
+  vport?: string | number;
+  config?: string;
+}
+
+/** Validated options of one tunnel process. */
+export interface TunnelOptions {
+  /** Stack listen addresses (exit role when non-empty). */
+  listen: string[];
+  /** Peer stack address (entry role when set). */
+  peer: string | undefined;
+  routes: Route[];
+  /** Allowlist entries; empty = loopback targets only. */
+  allow: string[];
+  /** Interface route ports bind to. @default '127.0.0.1' */
+  bind: string;
+  channels: { throughput: number; latency: number };
+  metricsPort: number | undefined;
+  /** Virtual port of the exit. @default 1 */
+  vport: number;
+}
+
+const KEYS = new Set(['listen', 'peer', 'route', 'allow', 'bind', 'channels', 'metricsPort', 'vport']);
+
+/** Parses `throughput=4,latency=1` (either part optional). */
+export function parseChannels(value: string | { throughput?: number; latency?: number }): { throughput: number; latency: number } {
+  const out = { throughput: 4, latency: 1 };
+  const pairs: Array<[string, unknown]> =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .filter((p) => p.trim() !== '')
+          .map((p) => {
+            const [k, v, ...rest] = p.split('=');
+            if (v === undefined || rest.length) throw new InvalidArgumentError(`--channels must look like throughput=4,latency=1, got ${JSON.stringify(value)}`);
+            return [k!.trim(), /^\s*\d+\s*$/.test(v) ? Number(v) : v];
+          })
+      : Object.entries(value ?? {});
+  for (const [k, v] of pairs) {
+    if (k !== 'throughput' && k !== 'latency') throw new InvalidArgumentError(`--channels: unknown class ${JSON.stringify(k)} (use throughput and latency)`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 256) throw new InvalidArgumentError(`--channels ${k} must be an integer 0-256, got ${JSON.stringify(v)}`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Parses `localPort=host:port[:class]`; localPort 0 picks a free port. */
+export function parseRoute(value: string): Route {
+  const m = /^(\d{1,5})=(.+?)(?::(throughput|latency))?$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`--route must be localPort=host:port[:throughput|latency], got ${JSON.stringify(value)}`);
+  const localPort = Number(m[1]);
+  if (localPort > 0xffff) throw new InvalidArgumentError(`--route local port must be 0-65535, got ${JSON.stringify(value)}`);
+  return { localPort, target: parseHostPort(m[2]!, `--route target in ${JSON.stringify(value)}`), appClass: (m[3] ?? 'throughput') as AppClass };
+}
+
+function list(v: string[] | string | undefined, name: string): string[] {
+  if (v === undefined) return [];
+  const arr = Array.isArray(v) ? v : [v];
+  if (!arr.every((x) => typeof x === 'string')) throw new InvalidArgumentError(`${name} must be a string or an array of strings, got ${JSON.stringify(v)}`);
+  return arr;
+}
+
+function port(v: string | number | undefined, name: string, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < min || n > 0xffff) throw new InvalidArgumentError(`${name} must be an integer ${min}-65535, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Reads a `--config` JSON file, rejecting unknown keys. */
+export function readConfig(path: string): RawTunnelOptions {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InvalidArgumentError(`--config ${path}: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError(`--config ${path} must hold a JSON object`);
+  for (const k of Object.keys(parsed)) {
+    if (!KEYS.has(k)) throw new InvalidArgumentError(`--config ${path}: unknown key ${JSON.stringify(k)} (known: ${[...KEYS].join(', ')})`);
+  }
+  return parsed as RawTunnelOptions;
+}
+
+/** Merges flags over the config file, validates and fills defaults. */
+export function resolveTunnelOptions(flags: RawTunnelOptions): TunnelOptions {
+  const file = flags.config ? readConfig(flags.config) : {};
+  const pick = <K extends keyof RawTunnelOptions>(k: K): RawTunnelOptions[K] => flags[k] ?? file[k];
+  const listen = list(pick('listen'), '--listen');
+  const peer = pick('peer');
+  if (peer !== undefined && (typeof peer !== 'string' || peer === '')) throw new InvalidArgumentError(`--peer must be an address string, got ${JSON.stringify(peer)}`);
+  const routes = list(pick('route'), '--route').map(parseRoute);
+  const allow = list(pick('allow'), '--allow');
+  const bind = pick('bind') ?? '127.0.0.1';
+  if (typeof bind !== 'string' || bind === '') throw new InvalidArgumentError(`--bind must be a host, got ${JSON.stringify(bind)}`);
+  if (listen.length === 0 && peer === undefined) throw new InvalidArgumentError('give --listen (accept tunnels) and/or --peer with --route (open tunnels)');
+  if (peer === undefined && routes.length > 0) throw new InvalidArgumentError('--route needs --peer (the stack that connects to the targets)');
+  if (peer !== undefined && routes.length === 0) throw new InvalidArgumentError('--peer needs at least one --route localPort=host:port');
+  return {
+    listen,
+    peer,
+    routes,
+    allow,
+    bind,
+    channels: parseChannels(pick('channels') ?? {}),
+    metricsPort: port(pick('metricsPort'), '--metrics-port', 0),
+    vport: port(pick('vport'), '--vport', 1) ?? DEFAULT_TUNNEL_VPORT,
+  };
+}
