@@ -176,7 +176,9 @@ export async function helloAsAcceptor(channel: Channel, localHostId: string, tim
     const mac = transcriptMac(key, 'accept', hello.raw, base);
     const reply = encodeHello(info, true, { nonce: base.subarray(HELLO_SIZE), mac });
     channel.enqueue(reply);
-    const auth = await firstFrame(channel, timeoutMs);
+    const auth = await firstFrame(channel, timeoutMs).catch((err: Error) => {
+      throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} did not authenticate: ${err.message}`, { cause: err });
+    });
     if (auth.type !== FrameType.HELLO || auth.flags !== FrameFlag.AUTH || auth.payload.length !== MAC_BYTES) {
       throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} did not authenticate (expected HELLO AUTH, got frame type ${auth.type})`);
     }
