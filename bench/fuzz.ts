@@ -1,6 +1,6 @@
 /**
  * Standalone fuzzer for the security boundary (not run in CI):
- *   node --expose-gc dist/bench/fuzz.js [--inputs 1000000] [--seed 1]
+ *   node --expose-gc dist/bench/fuzz.js [--inputs 1000000] [--seed 1] [--max-sockets 1024]
  * Each input is random or mutated-valid bytes. It goes through the frame decoder (whole
  * and split-DATA modes) and the HELLO decoder, and its decoded frames are delivered to a
  * live stack through a raw channel (NetDevice → session → virtual sockets). A crash is
@@ -16,7 +16,9 @@ import { controlFrame, FrameType, type Frame } from '../netdriver/frame.js';
 import { decodeHello, helloAsDialer } from '../netdriver/hello.js';
 import { memory, MemoryNetwork } from '../transports/memory/index.js';
 
-const { values } = parseArgs({ options: { inputs: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: { inputs: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' }, 'max-sockets': { type: 'string', default: '1024' } },
+});
 const INPUTS = Number(values.inputs);
 let x = Number(values.seed) >>> 0 || 1;
 const rnd = (): number => {
@@ -63,7 +65,8 @@ process.on('unhandledRejection', (err) => crash('unhandledRejection', err));
 
 const network = new MemoryNetwork();
 const transports = [memory({ network })];
-const server = await createStack({ transports, listen: ['memory://fuzz'], window: 1 << 16 });
+// Fuzzed SYNCs open real sockets; the per-peer limit is what keeps memory bounded.
+const server = await createStack({ transports, listen: ['memory://fuzz'], window: 1 << 16, maxSocketsPerPeer: Number(values['max-sockets']) });
 (await server.listen(80)).on('connection', (s: VirtualSocket) => s.on('error', () => {}).pipe(s));
 const client = await createStack({ transports, channels: { throughput: 1, latency: 0 } });
 const healthy = await client.connect(server.addresses[0]!, 80);
@@ -134,7 +137,8 @@ for (let i = 0; i < INPUTS; i++) {
     });
     healthy.write('ok');
     if (!(await echoed)) crash('healthy socket', new Error('stopped echoing'));
-    samples.push(`${i + 1}: heap ${(heap() / 2 ** 20).toFixed(1)} MiB`);
+    const open = [...server.peers.values()].reduce((a, p) => a + p.sockets.size, 0);
+    samples.push(`${i + 1}: heap ${(heap() / 2 ** 20).toFixed(1)} MiB, ${open} sockets open`);
   }
 }
 const seconds = (performance.now() - t0) / 1000;
