@@ -115,8 +115,8 @@ export function resolveTunnelOptions(flags: RawTunnelOptions): TunnelOptions {
   const allow = list(pick('allow'), '--allow');
   const bind = pick('bind') ?? '127.0.0.1';
   if (typeof bind !== 'string' || bind === '') throw new InvalidArgumentError(`--bind must be a host, got ${JSON.stringify(bind)}`);
-  if (listen.length === 0 && peer === undefined) throw new InvalidArgumentError('give --listen (accept tunnels) and/or --peer with --route (open tunnels)');
   if (peer === undefined && routes.length > 0) throw new InvalidArgumentError('--route needs --peer (the stack that connects to the targets)');
+  if (listen.length === 0 && peer === undefined) throw new InvalidArgumentError('give --listen (accept tunnels) and/or --peer with --route (open tunnels)');
   if (peer !== undefined && routes.length === 0) throw new InvalidArgumentError('--peer needs at least one --route localPort=host:port');
   return {
     listen,

@@ -91,10 +91,11 @@ describe('netchannel tunnel: two processes on loopback', () => {
   let half: Server & { port: number };
   let secret: Server & { port: number };
   let sink: Server & { port: number };
+  let rst: Server & { port: number };
   let secretHits = 0;
   const sinkOutcomes: string[] = [];
   let deadPort = 0;
-  const [ECHO, HALF, SECRET, DEAD, SINK] = [0, 1, 2, 3, 4];
+  const [ECHO, HALF, SECRET, DEAD, SINK, RST] = [0, 1, 2, 3, 4, 5];
 
   beforeAll(async () => {
     echo = await listen((s) => s.on('error', () => {}).pipe(s));
@@ -111,29 +112,29 @@ describe('netchannel tunnel: two processes on loopback', () => {
       s.resume();
       s.on('end', () => sinkOutcomes.push('end'));
       s.on('error', (e: NodeJS.ErrnoException) => sinkOutcomes.push(e.code ?? 'error'));
-      if (sinkOutcomes.length === 0) return;
     });
+    rst = await listen((s) => s.once('data', () => s.resetAndDestroy()));
     const dead = await listen(() => {});
     deadPort = dead.port;
     dead.close();
-    const allowed = [echo.port, half.port, deadPort, sink.port].map((p) => `127.0.0.1:${p}`);
+    const allowed = [echo.port, half.port, deadPort, sink.port, rst.port].map((p) => `127.0.0.1:${p}`);
     exit = await spawnTunnel(MAIN, ['--listen', 'tcp://127.0.0.1:0', '--allow', ...allowed]);
     entry = await spawnTunnel(MAIN, [
       '--peer', exit.addresses[0]!,
       '--channels', 'throughput=4,latency=1',
-      '--route', `0=127.0.0.1:${echo.port}`, `0=127.0.0.1:${half.port}:latency`, `0=127.0.0.1:${secret.port}`, `0=127.0.0.1:${deadPort}`, `0=127.0.0.1:${sink.port}`,
+      '--route', `0=127.0.0.1:${echo.port}`, `0=127.0.0.1:${half.port}:latency`, `0=127.0.0.1:${secret.port}`, `0=127.0.0.1:${deadPort}`, `0=127.0.0.1:${sink.port}`, `0=127.0.0.1:${rst.port}`,
     ]);
   });
 
   afterAll(async () => {
     await entry?.stop('SIGKILL');
     await exit?.stop('SIGKILL');
-    for (const s of [echo, half, secret, sink]) s?.close();
+    for (const s of [echo, half, secret, sink, rst]) s?.close();
   });
 
   it('prints a status line with the bound addresses and route ports', () => {
     expect(exit.status).toMatch(/^netchannel tunnel ready listen=tcp:\/\/127\.0\.0\.1:\d+ vport=1 allow=/);
-    expect(entry.routePorts).toHaveLength(5);
+    expect(entry.routePorts).toHaveLength(6);
     for (const p of entry.routePorts) expect(p).toBeGreaterThan(0);
     expect(entry.status).toContain(`->127.0.0.1:${half.port}/latency`);
   });
@@ -183,6 +184,12 @@ describe('netchannel tunnel: two processes on loopback', () => {
     sock.resetAndDestroy();
     for (let i = 0; i < 50 && sinkOutcomes.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(sinkOutcomes).toEqual(['ECONNRESET']);
+  });
+
+  it('a server reset reaches the client as ECONNRESET', async () => {
+    const got = await exchange(entry.routePorts[RST]!, Buffer.from('hi'), false);
+    expect(got.error).toBe('ECONNRESET');
+    expect(got.ended).toBe(false);
   });
 
   it('SIGTERM closes both processes gracefully with exit code 0', async () => {

@@ -21,7 +21,7 @@ export interface RunningTunnel {
   readonly stack: Stack;
   readonly entry: Entry | undefined;
   readonly exit: Exit | undefined;
-  /** The status line printed on start. */
+  /** The one-line status to print once ready (listen addresses, routes with real ports). */
   readonly status: string;
   /** Graceful stop: stop accepting, `stack.close()`, close the metrics endpoint. Idempotent. */
   close(): Promise<void>;
@@ -33,7 +33,7 @@ interface MetricsEndpoint {
 }
 type ServeMetrics = (options: { port: number }) => Promise<MetricsEndpoint>;
 
-/** Starts the tunnel described by `opts`. */
+/** Starts the tunnel described by `opts` (diagnostics go to `io.err`; the caller prints `status`). */
 export async function startTunnel(opts: TunnelOptions, io: TunnelIO): Promise<RunningTunnel> {
   const allow = new Allowlist(opts.allow);
   const stack = await createStack({ listen: opts.listen, channels: opts.channels, allowHalfOpen: true });
@@ -68,7 +68,6 @@ export async function startTunnel(opts: TunnelOptions, io: TunnelIO): Promise<Ru
   }
   if (metrics) parts.push(`metrics=${metrics.url}`);
   const status = parts.join(' ');
-  io.out(status);
 
   let closing: Promise<void> | undefined;
   return {
@@ -109,4 +108,6 @@ export async function runTunnel(opts: TunnelOptions, io: TunnelIO): Promise<void
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Only now: whoever waits for the status line may signal us right away.
+  io.out(tunnel.status);
 }

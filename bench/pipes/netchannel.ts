@@ -1,0 +1,43 @@
+/**
+ * netchannel: one stack per process; every pipe is a virtual socket over the channels
+ * the dialing stack opened (inline channels on TCP loopback).
+ * @packageDocumentation
+ */
+import { createStack, type Stack, type StackOptions } from '../../index.js';
+import { within } from '../lib/deadline.js';
+import { duplexPipe, type Dialer, type Listener, type Pipe } from './pipe.js';
+
+/** Virtual port the benchmark server listens on. */
+export const VPORT = 80;
+
+/** Stack options of a netchannel case. */
+export function stackOptions(channels: number, latencyChannels: number, isolation: boolean, listen = false): StackOptions {
+  return {
+    ...(listen ? { listen: ['tcp://127.0.0.1:0'] } : {}),
+    channels: { throughput: channels, latency: latencyChannels },
+    scheduler: { isolation },
+  };
+}
+
+/** Closes `stack` gracefully, destroying it if that takes longer than `ms`. */
+export async function closeStack(stack: Stack, ms = 5000): Promise<void> {
+  const p = stack.close();
+  if ((await within(p.then(() => true), ms)) === undefined) stack.destroy();
+}
+
+/** Listens for virtual sockets on {@link VPORT}. */
+export async function listenNetchannel(opts: StackOptions, onPipe: (p: Pipe) => void): Promise<Listener> {
+  const stack = await createStack(opts);
+  const server = await stack.listen(VPORT);
+  server.on('connection', (s) => onPipe(duplexPipe(s)));
+  return { target: { kind: 'netchannel', address: stack.addresses[0]!, vport: VPORT }, close: () => closeStack(stack) };
+}
+
+/** Creates a stack; each pipe is a virtual socket (class from `open({ latency })`). */
+export async function dialNetchannel(opts: StackOptions, address: string, vport: number): Promise<Dialer> {
+  const stack = await createStack(opts);
+  return {
+    open: async (o) => duplexPipe(await stack.connect(address, vport, { appClass: o?.latency ? 'latency' : 'throughput' })),
+    close: () => closeStack(stack),
+  };
+}
