@@ -154,4 +154,29 @@ describe('stack end to end', () => {
       }
     }
   });
+
+  it('a server stack closes promptly while a peer stays connected; its sockets see a clean end', async () => {
+    pair = await stackPair('tcp', { channels: { throughput: 2, latency: 1 } });
+    (await pair.server.listen(80)).on('connection', (s) => s.end('bye'));
+    const sock = await pair.client.connect(pair.address, 80);
+    const got = readAll(sock);
+    const t0 = performance.now();
+    await within(pair.server.close(), 5000, 'server close');
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect((await within(got, 5000, 'client read')).toString()).toBe('bye');
+    await expect(pair.server.listen(81)).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_CLOSED' });
+  });
+
+  it('destroy(err) aborts every socket at once with that error and is idempotent', async () => {
+    pair = await stackPair('memory', { channels: { throughput: 1, latency: 0 } });
+    (await pair.server.listen(80)).on('connection', (s) => s.on('error', () => {}));
+    const sock = await pair.client.connect(pair.address, 80);
+    const err = event<[Error]>(sock, 'error');
+    const boom = new Error('shutting down now');
+    pair.client.destroy(boom);
+    pair.client.destroy(boom);
+    expect((await err)[0]).toBe(boom);
+    await pair.client.close(); // harmless after destroy
+  });
 });
+
