@@ -33,3 +33,5 @@ export { tcp, type TcpOptions } from './transports/tcp/index.js';
 export { unix, type UnixOptions } from './transports/unix/index.js';
 export { memory, MemoryNetwork, type MemoryOptions } from './transports/memory/index.js';
 export { serveMetrics, withDefaultMetrics, type ServeMetricsOptions, type MetricsServer } from './metrics/index.js';
+export { ws, type WsOptions } from './transports/ws/index.js';
+export { tls, type TlsOptions } from './transports/tls/index.js';
