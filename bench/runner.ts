@@ -5,6 +5,7 @@
  * returns one record per run.
  * @packageDocumentation
  */
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RanMsg, SetupDoneMsg, SetupMsg, StoppedMsg } from './child.js';
 import { ForkedChild } from './lib/child.js';
@@ -72,7 +73,7 @@ async function runOnce(p: Pair, sc: Scenario, c: CaseDef, round: number, warmup:
     serverCpuUs: stopped.cpuUs,
     serverWallNs: stopped.wallNs,
     hostBusyCores,
-    otherCores: Math.max(0, hostBusyCores - ownCores),
+    otherCores: Math.min(os.cpus().length, Math.max(0, hostBusyCores - ownCores)),
     client: ran.figures,
     server: stopped.figures,
   };

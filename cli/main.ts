@@ -33,8 +33,9 @@ program
   .option('--allow <host:port...>', "targets the exit may connect to; '*' matches any host or port (default: loopback targets only)")
   .option('--channels <spec>', 'channels opened to the peer per class (default: throughput=4,latency=1)')
   .option('--vport <n>', `virtual port of the exit (default: ${DEFAULT_TUNNEL_VPORT})`)
+  .option('--auth-key-file <file>', 'pre-shared key (>= 16 bytes) both stacks prove in every channel HELLO; peers without it are refused')
   .option('--metrics-port <n>', 'serve Prometheus metrics on 127.0.0.1:<n> (0 = any free port)')
-  .addOption(new Option('--config <file>', 'JSON file with the same keys (listen, peer, route, allow, bind, channels, vport, metricsPort); flags win'))
+  .addOption(new Option('--config <file>', 'JSON file with the same keys (listen, peer, route, allow, bind, channels, vport, metricsPort, authKeyFile); flags win'))
   .addHelpText(
     'after',
     `

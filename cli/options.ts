@@ -22,6 +22,7 @@ export interface RawTunnelOptions {
   channels?: string | { throughput?: number; latency?: number };
   metricsPort?: string | number;
   vport?: string | number;
+  authKeyFile?: string;
   config?: string;
 }
 
@@ -40,9 +41,11 @@ export interface TunnelOptions {
   metricsPort: number | undefined;
   /** Virtual port of the exit. @default 1 */
   vport: number;
+  /** Pre-shared key for the channel HELLO (stack option `auth`); undefined = no authentication. */
+  authKey: Buffer | undefined;
 }
 
-const KEYS = new Set(['listen', 'peer', 'route', 'allow', 'bind', 'channels', 'metricsPort', 'vport']);
+const KEYS = new Set(['listen', 'peer', 'route', 'allow', 'bind', 'channels', 'metricsPort', 'vport', 'authKeyFile']);
 
 /** Parses `throughput=4,latency=1` (either part optional). */
 export function parseChannels(value: string | { throughput?: number; latency?: number }): { throughput: number; latency: number } {
@@ -89,6 +92,18 @@ function port(v: string | number | undefined, name: string, min: number): number
   return n;
 }
 
+/** Reads a key file; one trailing newline is dropped (the stack checks the length). */
+export function readKeyFile(path: string): Buffer {
+  let key: Buffer;
+  try {
+    key = readFileSync(path);
+  } catch (err) {
+    throw new InvalidArgumentError(`--auth-key-file ${path}: ${(err as Error).message}`);
+  }
+  const n = key.length;
+  return key[n - 1] === 0x0a ? key.subarray(0, key[n - 2] === 0x0d ? n - 2 : n - 1) : key;
+}
+
 /** Reads a `--config` JSON file, rejecting unknown keys. */
 export function readConfig(path: string): RawTunnelOptions {
   let parsed: unknown;
@@ -118,6 +133,8 @@ export function resolveTunnelOptions(flags: RawTunnelOptions): TunnelOptions {
   if (peer === undefined && routes.length > 0) throw new InvalidArgumentError('--route needs --peer (the stack that connects to the targets)');
   if (listen.length === 0 && peer === undefined) throw new InvalidArgumentError('give --listen (accept tunnels) and/or --peer with --route (open tunnels)');
   if (peer !== undefined && routes.length === 0) throw new InvalidArgumentError('--peer needs at least one --route localPort=host:port');
+  const authKeyFile = pick('authKeyFile');
+  if (authKeyFile !== undefined && (typeof authKeyFile !== 'string' || authKeyFile === '')) throw new InvalidArgumentError(`--auth-key-file must be a path, got ${JSON.stringify(authKeyFile)}`);
   return {
     listen,
     peer,
@@ -127,5 +144,6 @@ export function resolveTunnelOptions(flags: RawTunnelOptions): TunnelOptions {
     channels: parseChannels(pick('channels') ?? {}),
     metricsPort: port(pick('metricsPort'), '--metrics-port', 0),
     vport: port(pick('vport'), '--vport', 1) ?? DEFAULT_TUNNEL_VPORT,
+    authKey: authKeyFile === undefined ? undefined : readKeyFile(authKeyFile),
   };
 }

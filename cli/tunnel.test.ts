@@ -49,7 +49,7 @@ describe('netchannel CLI', () => {
     const top = (await run(process.execPath, [MAIN, '--help'])).stdout;
     for (const cmd of ['tunnel', 'bench', 'demo']) expect(top).toContain(cmd);
     const tunnel = (await run(process.execPath, [MAIN, 'tunnel', '--help'])).stdout;
-    for (const flag of ['--listen', '--peer', '--route', '--bind', '--allow', '--channels', '--config', '--metrics-port', '--vport']) expect(tunnel).toContain(flag);
+    for (const flag of ['--listen', '--peer', '--route', '--bind', '--allow', '--channels', '--config', '--metrics-port', '--vport', '--auth-key-file']) expect(tunnel).toContain(flag);
     expect((await run(process.execPath, [MAIN, 'bench', '--help'])).stdout).toMatch(/bench/);
     expect((await run(process.execPath, [MAIN, 'demo', '--help'])).stdout).toMatch(/seconds/);
   });
@@ -210,6 +210,29 @@ describe('netchannel tunnel --config', () => {
       expect(/metrics=http:\/\/127\.0\.0\.1:\d+/.test(t.status) || /metrics are not available/.test(t.stderr())).toBe(true);
     } finally {
       expect(await t.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--auth-key-file: only an entry with the same pre-shared key opens tunnels', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nc-cli-'));
+    writeFileSync(join(dir, 'good.key'), 'correct horse battery staple\n');
+    writeFileSync(join(dir, 'bad.key'), 'an entirely different key\n');
+    const echo = await listen((s) => s.pipe(s));
+    const exit = await spawnTunnel(MAIN, ['--listen', 'tcp://127.0.0.1:0', '--auth-key-file', join(dir, 'good.key')]);
+    const route = ['--route', `0=127.0.0.1:${echo.port}`];
+    const good = await spawnTunnel(MAIN, ['--peer', exit.addresses[0]!, '--auth-key-file', join(dir, 'good.key'), ...route]);
+    const bad = await spawnTunnel(MAIN, ['--peer', exit.addresses[0]!, '--auth-key-file', join(dir, 'bad.key'), ...route]);
+    try {
+      expect(exit.status).toMatch(/ auth=psk/);
+      expect((await exchange(good.routePorts[0]!, Buffer.from('ping'))).bytes.toString()).toBe('ping');
+      const refused = await exchange(bad.routePorts[0]!, Buffer.from('ping'), false);
+      expect(refused.bytes.length).toBe(0);
+      expect(refused.ended).toBe(false);
+      expect(bad.stderr()).toMatch(/cannot reach peer/);
+    } finally {
+      for (const t of [good, bad, exit]) expect(await t.stop()).toBe(0);
+      echo.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -37,6 +37,8 @@ export const ErrorCode = {
   TIMEOUT: 'NETCHANNEL_ERR_TIMEOUT',
   /** A peer failed to prove the pre-shared key, or requires one this stack lacks. */
   AUTH: 'NETCHANNEL_ERR_AUTH',
+  /** The remote request handler failed (message interface). */
+  REMOTE: 'NETCHANNEL_ERR_REMOTE',
   /** A configured limit was exceeded (sockets per peer, pending handshakes, …). */
   LIMIT: 'NETCHANNEL_ERR_LIMIT',
 } as const;

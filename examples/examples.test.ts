@@ -19,10 +19,13 @@ describe('examples run from their README lines', () => {
     for (const s of shares) expect(s).toBeGreaterThan(15);
   });
 
-  it('demo (npm start): two processes, striped bulk transfer with equal SHA-256, latency figures', async () => {
-    const out = await example('dist/examples/demo/main.js', ['2']);
-    expect(out).toMatch(/SHA-256 at both ends equal/);
+  it('demo (npm start): two processes, striped bulk with equal SHA-256, raw node:net comparison, /metrics', async () => {
+    const out = await example('dist/examples/demo/main.js', ['3']);
+    expect(out).toMatch(/metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    expect(out).toMatch(/MB\/s per channel: t0=\d+ t1=\d+ t2=\d+ t3=\d+ l0=\d+ \| latency 4KB rtt p50=\d+µs/);
+    expect(out).toMatch(/netchannel \(4\+1 channels\): bulk [\d.]+ Gbit\/s \(SHA-256 equal\); latency 4 KB rtt p50=\d+µs p99=\d+µs/);
     expect(out).toMatch(/share per channel: t0=2\d\.\d% t1=2\d\.\d% t2=2\d\.\d% t3=2\d\.\d%/);
-    expect(out).toMatch(/latency socket: \d+ ping-pongs of 4 KB, p50=\d+µs p99=\d+µs/);
+    expect(out).toMatch(/raw node:net \(2 sockets\): bulk [\d.]+ Gbit\/s \(SHA-256 equal\)/);
+    expect(out).toMatch(/ratios: bulk netchannel\/raw = [\d.]+; latency p99 raw\/netchannel = [\d.]+/);
   }, 60_000);
 });

@@ -44,7 +44,7 @@ export interface MessageSocketEvents {
 }
 
 // errors/index.ts has no code for "the remote handler failed" yet; use it once it does.
-const REMOTE_CODE: ErrorCodeValue = (ErrorCode as Record<string, ErrorCodeValue>)['REMOTE'] ?? ('NETCHANNEL_ERR_REMOTE' as ErrorCodeValue);
+const REMOTE_CODE: ErrorCodeValue = ErrorCode.REMOTE;
 
 /** The peer's handler threw: `message` is its message, `remoteCode` its `code` if any. */
 export class RpcRemoteError extends NetChannelError {

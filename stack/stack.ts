@@ -17,6 +17,7 @@ import { Registry } from 'prom-client';
 import { Subject, type Observable } from 'rxjs';
 import { serveMetrics, withDefaultMetrics, type MetricsServer, type ServeMetricsOptions } from '../metrics/serve.js';
 import { StackMetrics } from '../metrics/stack-metrics.js';
+import { rpcConnect, rpcListen, type RequestHandler, type RpcClient, type RpcConnectOptions, type RpcListenOptions, type RpcServer } from '../rpc/index.js';
 import { PeerSession, type SessionContext } from '../vns/peer-session.js';
 import type { PortAllocator } from '../vns/port-allocator.js';
 import { VirtualServer } from '../vns/virtual-server.js';
@@ -131,6 +132,21 @@ export class Stack {
     const server = await serveMetrics(this.registry, options);
     this.metricServers.add(server);
     return server;
+  }
+
+  /**
+   * The message interface beside streams: request/response with ids and message
+   * boundaries, riding the same channels and scheduler (see docs/rpc.md).
+   * `stack.rpc.listen(port, handler)` and `stack.rpc.connect(address, port)`.
+   */
+  get rpc(): {
+    listen(port: number, handler: RequestHandler, options?: RpcListenOptions): Promise<RpcServer>;
+    connect(address: string, port: number, options?: RpcConnectOptions): Promise<RpcClient>;
+  } {
+    return {
+      listen: (port, handler, options) => rpcListen(this, port, handler, options),
+      connect: (address, port, options) => rpcConnect(this, address, port, options),
+    };
   }
 
   /** The control loop (exposed for tests and tools that drive ticks by hand). */

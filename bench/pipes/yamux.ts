@@ -30,13 +30,17 @@ class SocketConnection extends AbstractMultiaddrConnection {
   }
 
   sendData(data: Uint8ArrayList): SendResult {
+    // One writev for the frame header and payload (and any queued frames), not a
+    // syscall and a TCP segment each.
     let sentBytes = 0;
     let canSendMore = true;
+    this.socket.cork();
     for (const buf of data) {
       sentBytes += buf.byteLength;
       canSendMore = this.socket.write(buf);
       if (!canSendMore) break;
     }
+    this.socket.uncork();
     return { sentBytes, canSendMore };
   }
 
@@ -64,6 +68,27 @@ function muxer(socket: net.Socket, direction: 'inbound' | 'outbound'): StreamMux
   return yamux({ enableKeepAlive: false })().createStreamMuxer(new SocketConnection(socket, direction));
 }
 
+/**
+ * Waits for the stream's next 'drain' event. Not `stream.onDrain()`: in @libp2p/utils
+ * 7.4.1 its promise is never reset after the first drain, so every later call resolves
+ * at once and a writer honouring backpressure spins and buffers without bound.
+ */
+function drained(s: Stream): Promise<void> {
+  if (!s.writableNeedsDrain) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      s.removeEventListener('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      s.removeEventListener('drain', onDrain);
+      reject(new Error('yamux stream closed while waiting for drain'));
+    };
+    s.addEventListener('drain', onDrain, { once: true });
+    s.addEventListener('close', onClose, { once: true });
+  });
+}
+
 /** {@link Pipe} over a yamux stream; the remote's close-write closes ours (socket-like). */
 function streamPipe(s: Stream): Pipe {
   const closed = new Promise<void>((resolve) => {
@@ -73,7 +98,7 @@ function streamPipe(s: Stream): Pipe {
   s.addEventListener('remoteCloseWrite', () => void s.close().catch(() => {}), { once: true });
   return {
     write: (buf) => s.send(buf),
-    drained: () => s.onDrain(),
+    drained: () => drained(s),
     onData: (cb) => s.addEventListener('message', (e) => cb(e.data)),
     close: async () => {
       await s.close();

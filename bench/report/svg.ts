@@ -48,11 +48,12 @@ function esc(s: string): string {
 /** Compact number: 3 significant digits, k/M/G suffixes from 10,000 up. */
 export function compact(v: number): string {
   const a = Math.abs(v);
-  if (a >= 1e9) return `${(v / 1e9).toPrecision(3)}G`;
-  if (a >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
-  if (a >= 1e4) return `${(v / 1e3).toPrecision(3)}k`;
+  const p3 = (x: number): string => String(Number(x.toPrecision(3)));
+  if (a >= 1e9) return `${p3(v / 1e9)}G`;
+  if (a >= 1e6) return `${p3(v / 1e6)}M`;
+  if (a >= 1e4) return `${p3(v / 1e3)}k`;
   if (a >= 100) return v.toFixed(0);
-  if (a >= 10) return v.toFixed(1);
+  if (a >= 10) return String(Number(v.toFixed(1)));
   if (a === 0) return '0';
   return v.toPrecision(2);
 }

@@ -49,7 +49,7 @@ export const bulk: Scenario = {
     const g = (l: string): number | null => med(m, l, 'gbit');
     const chart: Chart = {
       title: 'bulk: one socket, 1 MiB writes',
-      subtitle: `${(BYTES.full / 2 ** 20).toFixed(0)} MiB per run in the full profile; bars = median, whiskers = min–max`,
+      subtitle: '1 GiB per run (quick: 128 MiB); bars = median, whiskers = min–max',
       panels: [barPanel('Throughput', 'Gbit/s', cases, m, 'gbit'), barPanel('Efficiency', 'MB per CPU-second (client + server)', cases, m, 'mbcpu')],
     };
     return {

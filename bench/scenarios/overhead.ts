@@ -9,7 +9,11 @@ import { TRANSFER_METRICS } from './bulk.js';
 import { barPanel } from './charts.js';
 import { streamClient, streamServer } from './stream.js';
 import { compassLine, computeMedians, med, ratio, ratioLine, tableOf } from './summary.js';
+import type { KindSpec } from '../pipes/index.js';
 import type { Profile, Scenario } from './types.js';
+
+const NET: KindSpec = { kind: 'net' };
+const NC1: KindSpec = { kind: 'netchannel', channels: 1 };
 
 const BYTES: Record<Profile, number> = { full: 512 * 1024 ** 2, quick: 64 * 1024 ** 2, tiny: 4 * 1024 ** 2 };
 const BLOCK = 64 * 1024;
@@ -21,8 +25,8 @@ export const overhead: Scenario = {
     'One socket sends 512 MiB (quick: 64 MiB) in 64 KiB writes: raw `node:net` against netchannel with a single inline TCP channel, so the only difference is the netchannel layers (virtual socket, sequence numbers, credit, framing, scheduler). ' +
     'The figure of merit is MB per CPU-second of both processes.',
   cases: (profile) => [
-    { label: 'raw net', params: { kind: { kind: 'net' }, bytes: BYTES[profile], block: BLOCK } },
-    { label: 'netchannel 1ch', params: { kind: { kind: 'netchannel', channels: 1 }, bytes: BYTES[profile], block: BLOCK } },
+    { label: 'raw net', params: { kind: NET, bytes: BYTES[profile], block: BLOCK } },
+    { label: 'netchannel 1ch', params: { kind: NC1, bytes: BYTES[profile], block: BLOCK } },
   ],
   timeoutMs: (profile) => (profile === 'full' ? 120_000 : 60_000),
   server: streamServer,

@@ -60,7 +60,7 @@ export function tableOf(records: readonly RunRecord[], cases: readonly CaseDef[]
     const s = m[c.label];
     if (!s) {
       const err = records.find((r) => r.case === c.label && r.error !== undefined)?.error ?? 'no run';
-      return [c.label, '0', `failed: ${err.split('\n')[0]!.slice(0, 120)}`, ...metrics.slice(1).map(() => '')];
+      return [c.label, '0', `failed: ${err.split('\n')[0]!.slice(0, 60)}`, ...metrics.slice(1).map(() => '')];
     }
     const n = runsOf(records, c.label).length;
     const failed = records.filter((r) => r.case === c.label && r.error !== undefined).length;

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { AppClass, Stack } from '../../index.js';
+import type { AppClass, Stack, VirtualSocket } from '../../index.js';
 import { decodeReply, encodeRequest, readPrefix, ReplyStatus } from './header.js';
 import { reset, splice } from './splice.js';
 import { formatHostPort, type HostPort } from './target.js';
@@ -82,7 +82,7 @@ async function forward(opts: EntryOptions, route: Route, tcp: Socket): Promise<v
   const target = formatHostPort(route.target);
   tcp.on('error', () => {}); // a reset client is handled through 'close' in splice
   tcp.setNoDelay(true);
-  let vsock;
+  let vsock: VirtualSocket;
   try {
     vsock = await opts.stack.connect(opts.peer, opts.vport, { appClass: route.appClass });
   } catch (err) {
@@ -112,6 +112,5 @@ async function forward(opts: EntryOptions, route: Route, tcp: Socket): Promise<v
     return;
   }
   tcp.off('close', earlyClose);
-  tcp.unpipe(vsock);
-  await splice(tcp, vsock);
+  await splice(tcp, vsock, { aPipedToB: true });
 }

@@ -36,7 +36,12 @@ type ServeMetrics = (options: { port: number }) => Promise<MetricsEndpoint>;
 /** Starts the tunnel described by `opts` (diagnostics go to `io.err`; the caller prints `status`). */
 export async function startTunnel(opts: TunnelOptions, io: TunnelIO): Promise<RunningTunnel> {
   const allow = new Allowlist(opts.allow);
-  const stack = await createStack({ listen: opts.listen, channels: opts.channels, allowHalfOpen: true });
+  const stack = await createStack({
+    listen: opts.listen,
+    channels: opts.channels,
+    allowHalfOpen: true,
+    ...(opts.authKey ? { auth: { key: opts.authKey } } : {}),
+  });
   let exit: Exit | undefined;
   let entry: Entry | undefined;
   let metrics: MetricsEndpoint | undefined;
@@ -66,6 +71,7 @@ export async function startTunnel(opts: TunnelOptions, io: TunnelIO): Promise<Ru
     const routes = entry.routes.map((r) => `${host}:${r.port}->${formatHostPort(r.target)}/${r.appClass}`);
     parts.push(`peer=${opts.peer}`, `routes=${routes.join(',')}`, `channels=throughput:${opts.channels.throughput},latency:${opts.channels.latency}`);
   }
+  parts.push(`auth=${opts.authKey ? 'psk' : 'none'}`);
   if (metrics) parts.push(`metrics=${metrics.url}`);
   const status = parts.join(' ');
 
@@ -88,17 +94,15 @@ export async function startTunnel(opts: TunnelOptions, io: TunnelIO): Promise<Ru
 }
 
 /**
- * Runs a tunnel until SIGINT/SIGTERM, then closes it gracefully and exits 0. A second
- * signal exits at once with code 1.
+ * Runs a tunnel until SIGINT/SIGTERM, then closes it gracefully and exits 0 (a signal
+ * that arrives while starting takes effect once started). A second signal exits at once
+ * with code 1.
  */
 export async function runTunnel(opts: TunnelOptions, io: TunnelIO): Promise<void> {
-  const tunnel = await startTunnel(opts, io);
+  let tunnel: RunningTunnel | undefined;
   let signalled = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) process.exit(1);
-    signalled = true;
-    io.err(`${signal}: closing (again to force)`);
-    tunnel.close().then(
+  const shutdown = (t: RunningTunnel): void => {
+    t.close().then(
       () => process.exit(0),
       (err: unknown) => {
         io.err(`close failed: ${(err as Error).message}`);
@@ -106,8 +110,15 @@ export async function runTunnel(opts: TunnelOptions, io: TunnelIO): Promise<void
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) process.exit(1);
+    signalled = true;
+    io.err(`${signal}: closing (again to force)`);
+    if (tunnel) shutdown(tunnel);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // Only now: whoever waits for the status line may signal us right away.
+  tunnel = await startTunnel(opts, io);
   io.out(tunnel.status);
+  if (signalled) shutdown(tunnel);
 }

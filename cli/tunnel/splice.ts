@@ -22,11 +22,17 @@ function closedCleanly(s: Duplex): boolean {
   return s.readableEnded && s.writableFinished && !s.errored;
 }
 
+/** Options of {@link splice}. */
+export interface SpliceOptions {
+  /** `a` is already piped into `b` (e.g. bytes sent ahead of a handshake reply). @default false */
+  aPipedToB?: boolean;
+}
+
 /**
  * Pipes `a` ↔ `b`. Both should be created with `allowHalfOpen: true` so that one
  * direction can keep flowing after the other ended. Resolves once both are closed.
  */
-export function splice(a: Duplex, b: Duplex): Promise<void> {
+export function splice(a: Duplex, b: Duplex, options: SpliceOptions = {}): Promise<void> {
   const closed = (s: Duplex): Promise<void> => new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
   const watch = (s: Duplex, other: Duplex): void => {
     // Errors are expected here (resets); they are turned into a reset of the other side.
@@ -37,7 +43,7 @@ export function splice(a: Duplex, b: Duplex): Promise<void> {
   };
   watch(a, b);
   watch(b, a);
-  a.pipe(b);
+  if (!options.aPipedToB) a.pipe(b);
   b.pipe(a);
   return Promise.all([closed(a), closed(b)]).then(() => undefined);
 }

@@ -1,0 +1,93 @@
+/**
+ * Message interface beside streams: request/response and oneway messages over virtual
+ * sockets, riding the same channels and scheduler. See docs/rpc.md.
+ * @packageDocumentation
+ */
+import type { AppClass } from '../netdriver/channel.js';
+import type { ConnectOptions, ListenOptions, Stack } from '../stack/stack.js';
+import { MessageSocket, type MessageSocketOptions, type Payload, type RequestHandler, type RequestOptions } from './message-socket.js';
+
+export { MessageSocket, RpcRemoteError, DEFAULT_MAX_MESSAGE_SIZE } from './message-socket.js';
+export type { MessageSocketOptions, MessageSocketEvents, Payload, RequestHandler, RequestOptions } from './message-socket.js';
+export { MessageKind, HEADER_BYTES, type MessageKindValue } from './frame.js';
+
+/** What rpc needs of a stack (a `Stack` has it). */
+export type RpcStack = Pick<Stack, 'listen' | 'connect'>;
+
+/** Options of {@link rpcListen}. */
+export interface RpcListenOptions extends Omit<MessageSocketOptions, 'handler'> {
+  /** Class forced on accepted sockets. @default the class each client asked for */
+  appClass?: AppClass;
+  /** Receives oneway messages from clients. */
+  onMessage?: (payload: Buffer, socket: MessageSocket) => void;
+}
+
+/** Options of {@link rpcConnect}. */
+export interface RpcConnectOptions extends Omit<MessageSocketOptions, 'handler'> {
+  /** Class of the socket: `latency` for small request/response, `throughput` for bulk. @default 'throughput' */
+  appClass?: AppClass;
+}
+
+/** A listening RPC service. */
+export interface RpcServer {
+  /** The virtual port it listens on. */
+  readonly port: number;
+  /** Open client connections. */
+  readonly connections: ReadonlySet<MessageSocket>;
+  /** Stops accepting and closes every connection gracefully (their pending requests are rejected). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A connection to an RPC service. */
+export interface RpcClient {
+  /** Sends a request; resolves with the response payload. */
+  request(payload: Payload, options?: RequestOptions): Promise<Buffer>;
+  /** Sends a oneway message; false = wait for the socket's 'drain'. */
+  send(payload: Payload): boolean;
+  /** Graceful close; pending requests are rejected with NETCHANNEL_ERR_CLOSED. */
+  close(): Promise<void>;
+  /** Requests waiting for their response. */
+  readonly pendingRequests: number;
+  /** The message socket (for 'message'/'close' events and the underlying VirtualSocket). */
+  readonly messages: MessageSocket;
+}
+
+/** Serves `handler` on virtual port `port` of `stack` (0 = any free port). */
+export async function rpcListen(stack: RpcStack, port: number, handler: RequestHandler, options: RpcListenOptions = {}): Promise<RpcServer> {
+  const { appClass, onMessage, ...socketOptions } = options;
+  const listenOptions: ListenOptions = appClass ? { appClass } : {};
+  const server = await stack.listen(port, listenOptions);
+  const connections = new Set<MessageSocket>();
+  server.on('connection', (sock) => {
+    const ms = new MessageSocket(sock, { ...socketOptions, handler });
+    connections.add(ms);
+    ms.once('close', () => connections.delete(ms));
+    if (onMessage) ms.on('message', (payload) => onMessage(payload, ms));
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    port: server.port,
+    connections,
+    close() {
+      closing ??= Promise.all([server.close(), ...[...connections].map((c) => c.close())]).then(() => undefined);
+      return closing;
+    },
+  };
+}
+
+/** Connects to the RPC service on `port` at the stack listening on `address`. */
+export async function rpcConnect(stack: RpcStack, address: string, port: number, options: RpcConnectOptions = {}): Promise<RpcClient> {
+  const { appClass, ...socketOptions } = options;
+  const connectOptions: ConnectOptions = appClass ? { appClass } : {};
+  const sock = await stack.connect(address, port, connectOptions);
+  const messages = new MessageSocket(sock, socketOptions);
+  return {
+    request: (payload, opts) => messages.request(payload, opts),
+    send: (payload) => messages.send(payload),
+    close: () => messages.close(),
+    get pendingRequests() {
+      return messages.pendingRequests;
+    },
+    messages,
+  };
+}

@@ -1,0 +1,196 @@
+/**
+ * Entry point of a channel worker (`worker_threads`), loaded by path from
+ * `dist/workers/channel-worker.js`. It owns sockets and listeners: dials, accepts,
+ * writes, reads, decodes; the main thread sees each channel as a WorkerChannel proxy.
+ * Operations arrive and leave in one message per event-loop turn (see protocol.ts).
+ * @packageDocumentation
+ */
+import net from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { afterClose, boundAddress, connectOptions, endpoints, listenOptions } from './net-spec.js';
+import type { Batch, MainOp, RingPair, WireChannelOptions, WorkerBoot, WorkerOp, WorkerScheme } from './protocol.js';
+import { ByteRing } from './ring.js';
+import { SharedSocket, TransferSocket, type WorkerOutbox, type WorkerSocket } from './worker-socket.js';
+
+if (!parentPort) throw new Error('channel-worker.js must run as a worker thread (it is started by inWorkers())');
+const port = parentPort;
+const boot = workerData as WorkerBoot;
+
+/** Collects the operations of one turn; posts them in one message from setImmediate. */
+class Outbox implements WorkerOutbox {
+  private ops: WorkerOp[] = [];
+  private transfer: ArrayBuffer[] = [];
+  private dirty: WorkerSocket[] = [];
+  private scheduled = false;
+
+  push(op: WorkerOp, transfer?: ArrayBuffer): void {
+    this.ops.push(op);
+    if (transfer) this.transfer.push(transfer);
+    this.schedule();
+  }
+
+  markDirty(s: WorkerSocket): void {
+    this.dirty.push(s);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // After the poll phase: every socket read of this turn lands in one message.
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (const s of dirty) s.flush();
+    this.scheduled = false;
+    if (this.ops.length === 0) return;
+    const msg: Batch<WorkerOp> = { ops: this.ops };
+    const transfer = this.transfer;
+    this.ops = [];
+    this.transfer = [];
+    port.postMessage(msg, transfer);
+  };
+}
+
+const out = new Outbox();
+const channels = new Map<number, WorkerSocket>();
+const dialing = new Map<number, net.Socket>();
+const servers = new Map<number, { server: net.Server; scheme: WorkerScheme; address: string }>();
+let nextAccepted = -1;
+
+function gone(s: WorkerSocket): void {
+  if (channels.get(s.c) === s) channels.delete(s.c);
+}
+
+function adopt(c: number, socket: net.Socket, scheme: WorkerScheme, opts: WireChannelOptions, rings: RingPair | undefined): WorkerSocket {
+  if (scheme === 'tcp') socket.setNoDelay(boot.noDelay);
+  const s = boot.handoff === 'shared' ? new SharedSocket(c, socket, opts, rings!, out, gone) : new TransferSocket(c, socket, opts, out, gone);
+  channels.set(c, s);
+  return s;
+}
+
+function newRings(opts: WireChannelOptions): RingPair {
+  return { tx: ByteRing.allocate(opts.ringBytes).sab, rx: ByteRing.allocate(opts.ringBytes).sab };
+}
+
+function dial(op: Extract<MainOp, { k: 'dial' }>): void {
+  let socket: net.Socket;
+  try {
+    socket = net.connect(connectOptions(op.scheme, op.address));
+  } catch (err) {
+    out.push({ k: 'dialfail', c: op.c, message: (err as Error).message });
+    return;
+  }
+  dialing.set(op.c, socket);
+  const onError = (err: Error): void => {
+    dialing.delete(op.c);
+    out.push({ k: 'dialfail', c: op.c, message: err.message });
+  };
+  socket.once('error', onError);
+  socket.once('connect', () => {
+    if (dialing.get(op.c) !== socket) return; // aborted meanwhile
+    dialing.delete(op.c);
+    socket.off('error', onError);
+    const { local, remote } = endpoints(op.scheme, socket, op.address);
+    // Report first: frames read from now on follow the 'dialed' operation.
+    out.push({ k: 'dialed', c: op.c, local, remote });
+    adopt(op.c, socket, op.scheme, op.opts, op.rings);
+  });
+}
+
+function listen(op: Extract<MainOp, { k: 'listen' }>): void {
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    if (servers.get(op.l)?.server !== server) {
+      socket.destroy(); // closed meanwhile
+      return;
+    }
+    const c = nextAccepted--;
+    const rings = boot.handoff === 'shared' ? newRings(op.opts) : undefined;
+    const { local, remote } = endpoints(op.scheme, socket, op.address);
+    out.push(rings ? { k: 'accept', l: op.l, c, local, remote, rings } : { k: 'accept', l: op.l, c, local, remote });
+    adopt(c, socket, op.scheme, op.opts, rings);
+  });
+  // Registered now, so an 'unlisten' that overtakes the bind still closes it.
+  servers.set(op.l, { server, scheme: op.scheme, address: op.address });
+  const onError = (err: Error & { code?: string }): void => {
+    servers.delete(op.l);
+    out.push({ k: 'listenfail', l: op.l, message: err.message, code: err.code });
+  };
+  server.once('error', onError);
+  try {
+    server.listen(listenOptions(op.scheme, op.address, boot.unlinkStale), () => {
+      server.off('error', onError);
+      server.on('error', () => {}); // accept errors (EMFILE, …) must not kill the worker
+      if (servers.get(op.l)?.server !== server) return; // unlistened while binding
+      out.push({ k: 'listening', l: op.l, address: boundAddress(op.scheme, server, op.address) });
+    });
+  } catch (err) {
+    onError(err as Error);
+  }
+}
+
+function unlisten(l: number): void {
+  const rec = servers.get(l);
+  servers.delete(l);
+  if (!rec) {
+    out.push({ k: 'unlistened', l });
+    return;
+  }
+  // Stop accepting now; accepted channels stay open (server.close's callback would wait for them).
+  if (rec.server.listening) rec.server.close();
+  else rec.server.once('listening', () => rec.server.close());
+  setImmediate(() => {
+    try {
+      afterClose(rec.scheme, rec.address);
+    } catch {
+      // best effort
+    }
+    out.push({ k: 'unlistened', l });
+  });
+}
+
+function handle(op: MainOp): void {
+  switch (op.k) {
+    case 'dial':
+      dial(op);
+      return;
+    case 'abort': {
+      const s = dialing.get(op.c);
+      dialing.delete(op.c);
+      s?.destroy();
+      channels.get(op.c)?.destroy();
+      return;
+    }
+    case 'listen':
+      listen(op);
+      return;
+    case 'unlisten':
+      unlisten(op.l);
+      return;
+    case 'tx':
+      channels.get(op.c)?.tx(op.b);
+      return;
+    case 'rxack':
+      channels.get(op.c)?.rxAck(op.n);
+      return;
+    case 'end':
+      channels.get(op.c)?.end();
+      return;
+    case 'destroy':
+      channels.get(op.c)?.destroy();
+      return;
+    case 'pause':
+      channels.get(op.c)?.pauseByMain(true);
+      return;
+    case 'resume':
+      channels.get(op.c)?.pauseByMain(false);
+      return;
+  }
+}
+
+port.on('message', (msg: Batch<MainOp>) => {
+  for (const op of msg.ops) handle(op);
+});
