@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--tiny', 'smoke test: 1 run, no warm-up, a few MiB, 1,000 sockets').hideHelp())
     .option('--json <file>', 'also write results.json to this file')
     .option('--out <dir>', 'output directory for results.json, results.md and the SVG charts', 'bench/results')
-    .option('--runs <n>', 'measured runs per case (default 5; quick 3; tiny 1)', positiveInt)
+    .option('--runs <n>', 'measured runs per case (default 5; quick 3)', positiveInt)
     .option('--timeout <s>', 'per-run time limit in seconds (children are killed on expiry)', positiveInt)
     .showHelpAfterError();
   program.parse(argv);

@@ -16,6 +16,12 @@ export interface RxPriorityOptions {
    */
   sliceBytes?: number;
   /**
+   * A throughput batch this small is delivered at once when no bulk data is queued:
+   * control frames and small messages skip the event-loop turn; bulk data never does.
+   * @default 16384
+   */
+  immediateBytes?: number;
+  /**
    * Queued throughput bytes above which {@link RxPriorityQueue.congested} is true
    * (the device then stops pulling from throughput channels: transport backpressure).
    * @default 8388608
@@ -35,6 +41,7 @@ interface Batch<C> {
 export class RxPriorityQueue<C> {
   private readonly sliceBytes: number;
   private readonly maxQueuedBytes: number;
+  private readonly immediateBytes: number;
   private readonly queue: Batch<C>[] = [];
   private queuedBytes = 0;
   private scheduled = false;
@@ -48,6 +55,7 @@ export class RxPriorityQueue<C> {
   ) {
     this.sliceBytes = options.sliceBytes ?? 256 * 1024;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
+    this.immediateBytes = options.immediateBytes ?? 16 * 1024;
   }
 
   /** Bytes of throughput frames waiting. */
@@ -68,7 +76,13 @@ export class RxPriorityQueue<C> {
   /** Throughput frames: queued and delivered in slices. */
   bulk(frames: Frame[], from: C): void {
     if (frames.length === 0) return;
-    for (const f of frames) this.queuedBytes += HEADER_SIZE + f.payload.length;
+    let bytes = 0;
+    for (const f of frames) bytes += HEADER_SIZE + f.payload.length;
+    if (this.queue.length === 0 && bytes <= this.immediateBytes) {
+      for (const f of frames) this.deliver(f, from);
+      return;
+    }
+    this.queuedBytes += bytes;
     this.queue.push({ frames, from, next: 0 });
     this.schedule();
   }

@@ -77,7 +77,7 @@ interface PendingDial {
   opts: ChannelOptions;
   appClass: AppClass | undefined;
   rings: RingPair | undefined;
-  resolve(ch: Channel): void;
+  resolve(ch: WorkerChannel): void;
   reject(err: Error): void;
 }
 
@@ -275,7 +275,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
   }
 
   /** Opens a channel on a worker; see {@link WorkerHint}. */
-  dial(address: string, opts: WorkerDialOptions): Promise<Channel> {
+  dial(address: string, opts: WorkerDialOptions): Promise<WorkerChannel> {
     const signal = opts.signal;
     if (signal?.aborted) return Promise.reject(new ChannelError(ErrorCode.DIAL_FAILED, `dial ${address} aborted`));
     this.start();
@@ -283,7 +283,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
     const c = h.nextCid++;
     const appClass = typeof opts.workerHint === 'string' ? opts.workerHint : undefined;
     const rings = this.options.handoff === 'shared' ? this.newRings() : undefined;
-    return new Promise<Channel>((resolve, reject) => {
+    return new Promise<WorkerChannel>((resolve, reject) => {
       const onAbort = (): void => {
         if (!h.dials.delete(c)) return;
         h.post({ k: 'abort', c });

@@ -178,6 +178,10 @@ export class ElasticController {
       return { ...s, lastWorkAt: this.lastWork.get(s.id)! };
     });
     const from = this.target.current();
+    if (samples.length === 0) {
+      // Nothing running (a pool not started yet, or fully parked with min 0): no evidence either way.
+      return { target: from, action: 'hold', idleCapacity: 0, parked: [], state: this.state };
+    }
     const d = decideWorkers({ now, workers: samples, current: from, min: this.options.min, max: this.options.max }, this.state, this.thresholds);
     this.state = d.state;
     if (d.target !== from) {

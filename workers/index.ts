@@ -64,7 +64,7 @@ export interface WorkersOptions {
   copy?: WorkerBounds;
   /**
    * How channel workers hand frames to the main thread and back.
-   * @default 'transfer' (measured faster; see docs/multicore.md)
+   * @default 'shared' (measured faster overall; see docs/multicore.md)
    */
   handoff?: HandoffMode;
   /**
@@ -127,12 +127,20 @@ export interface WorkerRuntime {
   close(): Promise<void>;
 }
 
+/** An elastic decision as reported by a {@link WorkerRuntime}. */
+export type WorkerScalingDecision = ElasticDecision & { kind: 'channel' | 'copy'; from: number };
+
 /**
  * Builds the workers of one stack from its options: `transports` (to use instead of
  * `tcp()`/`unix()`), the copy pool and the elastic controllers (`tick()` them).
+ * @throws InvalidArgumentError naming the bad `options.workers.*` field.
  */
-export function createWorkerRuntime(options: WorkersOptions | undefined, onDecision?: (d: ElasticDecision & { kind: 'channel' | 'copy'; from: number }) => void): WorkerRuntime {
-  const o = resolveWorkersOptions(options);
+export function createWorkerRuntime(options: WorkersOptions | undefined, onDecision?: (d: WorkerScalingDecision) => void): WorkerRuntime {
+  return createWorkerRuntimeFrom(resolveWorkersOptions(options), onDecision);
+}
+
+/** {@link createWorkerRuntime} for options already resolved with {@link resolveWorkersOptions}. */
+export function createWorkerRuntimeFrom(o: ResolvedWorkersOptions | null, onDecision?: (d: WorkerScalingDecision) => void): WorkerRuntime {
   if (!o) return { transports: [], copyPool: null, tick: () => [], close: async () => {} };
   const transports: WorkerDriverFactory[] = [];
   const controllers: ElasticController[] = [];
@@ -152,6 +160,7 @@ export function createWorkerRuntime(options: WorkersOptions | undefined, onDecis
       if (o.channel) {
         for (const f of transports) {
           for (const d of f.drivers) {
+            if (d.pool.handles.length === 0) continue; // not started (e.g. no unix:// peers)
             let c = channelControllers.get(d);
             if (!c) channelControllers.set(d, (c = new ElasticController(channelPoolTarget(d.pool), { ...elastic, min: o.channel.min, max: o.channel.max })));
             out.push(c.tick());

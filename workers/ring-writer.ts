@@ -47,8 +47,6 @@ export class RingFrameWriter {
   private parts: Array<{ source: Uint8Array; target: SharedArrayBuffer; offset: number }> = [];
   private partRegions: CopyRegion[] = [];
   private settledWaiters: Array<() => void> = [];
-  /** Called after copies finished and more of the ring was published. */
-  onCopied: (() => void) | null = null;
 
   /**
    * @param copier optional copy pool for large shared-memory payloads.
@@ -174,10 +172,8 @@ export class RingFrameWriter {
     const finish = (): void => {
       for (const r of regions) r.done = true;
       while (this.regions.length > 0 && this.regions[0]!.done) this.regions.shift();
-      if (this.ring.closed) return;
-      this.publish();
-      if (!this.copying) for (const w of this.settledWaiters.splice(0)) w();
-      this.onCopied?.();
+      if (!this.ring.closed) this.publish();
+      if (!this.copying || this.ring.closed) for (const w of this.settledWaiters.splice(0)) w();
     };
     this.copier!.copy(parts, { offsetInWrite: 0 }).then(finish, () => {
       // A failed copy (pool closed, worker died) is redone here: the sources are the

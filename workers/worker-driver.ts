@@ -18,10 +18,11 @@ import { ChannelWorkerPool, type WorkerDialOptions } from './channel-pool.js';
 import { validateAddress } from './net-spec.js';
 import type { HandoffMode, WorkerScheme } from './protocol.js';
 import type { CopyPool } from './copy-pool.js';
+import type { WorkerChannel } from './worker-channel.js';
 import { MAX_RING_BYTES, MIN_RING_BYTES } from './ring.js';
 
 /** Default hand-off: chosen by workers/handoff-bench.ts (see docs/multicore.md). */
-export const DEFAULT_HANDOFF: HandoffMode = 'transfer';
+export const DEFAULT_HANDOFF: HandoffMode = 'shared';
 
 /** Options of {@link inWorkers}. */
 export interface InWorkersOptions {
@@ -35,9 +36,10 @@ export interface InWorkersOptions {
   /** Most workers the pool may grow to (elastic). @default max(workers, 4) */
   max?: number;
   /**
-   * How frame bytes cross threads: `'transfer'` (one transferred ArrayBuffer per
-   * channel and tick) or `'shared'` (SharedArrayBuffer rings with Atomics wake-ups).
-   * @default 'transfer'
+   * How frame bytes cross threads: `'shared'` (SharedArrayBuffer rings with Atomics
+   * wake-ups) or `'transfer'` (one transferred ArrayBuffer per channel and tick).
+   * `'shared'` measured faster overall (workers/handoff-bench.ts, docs/multicore.md).
+   * @default 'shared'
    */
   handoff?: HandoffMode;
   /** Shared mode: data bytes of each ring (two per channel), rounded up to a power of two. @default 1048576 */
@@ -82,7 +84,7 @@ export interface InWorkersOptions {
 export interface WorkerDriver extends ChannelDriver {
   /** The pool of channel workers (placement, resize, utilization, events). */
   readonly pool: ChannelWorkerPool;
-  dial(address: string, options?: WorkerDialOptions): Promise<Channel>;
+  dial(address: string, options?: WorkerDialOptions): Promise<WorkerChannel>;
   close(): Promise<void>;
 }
 
@@ -161,7 +163,7 @@ export function inWorkers(inner: WorkerScheme, options: InWorkersOptions = {}): 
       scheme: inner,
       pool,
       validate: (address) => validateAddress(inner, address),
-      async dial(address: string, opts: WorkerDialOptions = {}): Promise<Channel> {
+      async dial(address: string, opts: WorkerDialOptions = {}): Promise<WorkerChannel> {
         validateAddress(inner, address);
         return pool.dial(address, opts);
       },

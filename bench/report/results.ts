@@ -60,5 +60,5 @@ export function otherLoad(idle: number, records: readonly RunRecord[]): OtherLoa
 /** The warning line for a high other load, or null. */
 export function otherLoadWarning(o: OtherLoad): string | null {
   if (!o.high) return null;
-  return `WARNING: other programs kept ~${Math.max(o.idleAtStartCores, o.medianDuringRunsCores).toFixed(2)} cores busy (idle sample ${o.idleAtStartCores.toFixed(2)}, median during runs ${o.medianDuringRunsCores.toFixed(2)}, max ${o.maxDuringRunsCores.toFixed(2)}, ${o.busyRuns} of ${o.measuredRuns} runs above ${OTHER_LOAD_WARNING}); figures are noisy`;
+  return `WARNING: other programs were busy on this machine: ${o.idleAtStartCores.toFixed(2)} cores before the first run, median ${o.medianDuringRunsCores.toFixed(2)} (max ${o.maxDuringRunsCores.toFixed(2)}) during the runs, more than ${OTHER_LOAD_WARNING} cores in ${o.busyRuns} of ${o.measuredRuns} runs; figures are noisy`;
 }
