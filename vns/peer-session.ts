@@ -181,7 +181,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     if (candidates.length === 0) return this.wait(sock);
     const mapping = (sock as VirtualSocket).mapping;
     let ch: DeviceChannel | undefined;
-    if (mapping?.pinned) {
+    if (mapping !== null && mapping !== undefined) {
       ch = this.pinnedChannel(mapping, candidates);
     } else {
       const seg = this.segment;
@@ -304,21 +304,23 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     if (d.idleTimeout > 0) {
       sock.setTimeout(d.idleTimeout, () => sock.destroy(new SocketError(ErrorCode.TIMEOUT, `virtual socket ${localPort}->${remotePort} idle for ${d.idleTimeout} ms (idleTimeout)`)));
     }
-    sock.onSchedulerEvent = (kind, windowBytes) => {
-      const base = { at: Date.now(), peer: this.remoteHostId, localPort, remotePort };
-      if (kind === 'hol-detected' || kind === 'hol-resolved') this.ctx.emit({ ...base, type: kind, windowBytes });
-      else this.ctx.emit({ ...base, type: 'socket-remapped', mapping: kind });
-    };
     this.sockets.set(keyOf(localPort, remotePort), sock);
     return sock;
   }
 
-  private publishOpened(sock: VirtualSocket, side: 'connect' | 'accept', handshakeMs?: number): void {
+  notify(sock: LinkedSocket, kind: 'hol-detected' | 'hol-resolved' | 'pinned' | 'shared', windowBytes: number): void {
+    const base = { at: Date.now(), peer: this.remoteHostId, localPort: sock.localPort, remotePort: sock.remotePort };
+    if (kind === 'hol-detected' || kind === 'hol-resolved') this.ctx.emit({ ...base, type: kind, windowBytes });
+    else this.ctx.emit({ ...base, type: 'socket-remapped', mapping: kind });
+  }
+
+  closed(s: LinkedSocket, error: Error | null): void {
+    const sock = s as VirtualSocket;
+    if (!sock.announced) return; // never opened: a refused or failed connect
     const { appClass, localPort, remotePort } = sock;
     const peer = this.remoteHostId;
-    this.ctx.emit({ type: 'socket-opened', at: Date.now(), peer, appClass, localPort, remotePort, side, ...(handshakeMs !== undefined && { handshakeMs }) });
-    sock.once('close', () => {
-      const err = sock.errored as (Error & { code?: string }) | null;
+    {
+      const err = error as (Error & { code?: string }) | null;
       const code = err ? (err.code ?? 'UNKNOWN') : undefined;
       this.ctx.emit({
         type: 'socket-closed',
@@ -332,7 +334,13 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
         creditStalls: sock.creditStalls,
         ...(code !== undefined && { code }),
       });
-    });
+    }
+  }
+
+  private publishOpened(sock: VirtualSocket, side: 'connect' | 'accept', handshakeMs?: number): void {
+    const { appClass, localPort, remotePort } = sock;
+    sock.announced = true;
+    this.ctx.emit({ type: 'socket-opened', at: Date.now(), peer: this.remoteHostId, appClass, localPort, remotePort, side, ...(handshakeMs !== undefined && { handshakeMs }) });
   }
 
   private reset(appClass: AppClass, f: Frame, reason: number): void {
@@ -346,7 +354,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   }
 
   /** A pinned socket stays on one channel: the least loaded when it was pinned. */
-  private pinnedChannel(mapping: VirtualSocket['mapping'], candidates: readonly DeviceChannel[]): DeviceChannel | undefined {
+  private pinnedChannel(mapping: NonNullable<VirtualSocket['mapping']>, candidates: readonly DeviceChannel[]): DeviceChannel | undefined {
     let ch = candidates.find((c) => c.id === mapping.pinnedChannel);
     if (!ch) {
       for (const c of candidates) if (!ch || c.txQueuedBytes < ch.txQueuedBytes) ch = c;

@@ -7,8 +7,13 @@ import { seqAdd, seqDiff } from './seq.js';
 
 /** Segments waiting for the bytes before them. Memory is bounded by the credit window. */
 export class ReorderBuffer {
-  private readonly segments = new Map<number, Buffer>();
+  /** Created on first use: most sockets never receive out of order. */
+  private segs: Map<number, Buffer> | null = null;
   private heldBytes = 0;
+
+  private get map(): Map<number, Buffer> {
+    return (this.segs ??= new Map());
+  }
 
   /** Bytes held. */
   get bytes(): number {
@@ -17,7 +22,7 @@ export class ReorderBuffer {
 
   /** Number of held segments. */
   get size(): number {
-    return this.segments.size;
+    return this.segs?.size ?? 0;
   }
 
   /**
@@ -25,9 +30,9 @@ export class ReorderBuffer {
    * Of two segments at the same offset the longer is kept (duplicates are dropped).
    */
   insert(seq: number, payload: Buffer): void {
-    const held = this.segments.get(seq);
+    const held = this.map.get(seq);
     if (payload.length === 0 || (held !== undefined && held.length >= payload.length)) return;
-    this.segments.set(seq, payload);
+    this.map.set(seq, payload);
     this.heldBytes += payload.length - (held?.length ?? 0);
   }
 
@@ -36,18 +41,19 @@ export class ReorderBuffer {
    * segment that overlaps bytes already delivered. Returns undefined when there is a gap.
    */
   take(next: number): Buffer | undefined {
-    const exact = this.segments.get(next);
+    if (this.segs === null || this.segs.size === 0) return undefined;
+    const exact = this.map.get(next);
     if (exact !== undefined) {
-      this.segments.delete(next);
+      this.map.delete(next);
       this.heldBytes -= exact.length;
       return exact;
     }
-    if (this.segments.size === 0) return undefined;
+    if (this.map.size === 0) return undefined;
     // Rare: a retransmission cut differently overlaps `next`; scan for it and drop stale ones.
-    for (const [seq, buf] of this.segments) {
+    for (const [seq, buf] of this.map) {
       const d = seqDiff(next, seq);
       if (d <= 0) continue;
-      this.segments.delete(seq);
+      this.map.delete(seq);
       this.heldBytes -= buf.length;
       if (d < buf.length) return buf.subarray(d);
     }
@@ -56,14 +62,14 @@ export class ReorderBuffer {
 
   /** Drops everything. */
   clear(): void {
-    this.segments.clear();
+    this.segs?.clear();
     this.heldBytes = 0;
   }
 
   /** Offset just past the furthest held byte, or `next` when empty. */
   end(next: number): number {
     let end = next;
-    for (const [seq, buf] of this.segments) {
+    for (const [seq, buf] of this.map) {
       const e = seqAdd(seq, buf.length);
       if (seqDiff(e, end) > 0) end = e;
     }

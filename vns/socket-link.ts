@@ -31,6 +31,10 @@ export interface SocketLink {
   linger(sock: LinkedSocket): void;
   /** Accounts `delta` out-of-order bytes against the peer's limit; false = over the limit. */
   reserveReorder(delta: number): boolean;
+  /** A scheduler-relevant change: HoL detected/resolved here, or the peer (un)pinned us. */
+  notify(sock: LinkedSocket, kind: 'hol-detected' | 'hol-resolved' | 'pinned' | 'shared', windowBytes: number): void;
+  /** The socket was destroyed (`err` set when it failed); called once. */
+  closed(sock: LinkedSocket, err: Error | null): void;
 }
 
 /** What the link sees of a socket. */

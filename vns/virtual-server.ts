@@ -74,10 +74,14 @@ export class VirtualServer extends EventEmitter<VirtualServerEvents> {
   /** @internal Hands an accepted socket to the application. */
   accept(sock: VirtualSocket): void {
     this.connections.add(sock);
-    sock.once('close', () => {
-      this.connections.delete(sock);
-      if (!this.accepting && this.connections.size === 0) this.onDrained?.();
-    });
+    sock.once('close', this.onSocketClose);
     this.emit('connection', sock);
   }
+
+  /** One listener shared by every accepted socket (`this` is the socket). */
+  private readonly onSocketClose = ((server: VirtualServer) =>
+    function (this: VirtualSocket): void {
+      server.connections.delete(this);
+      if (!server.accepting && server.connections.size === 0) server.onDrained?.();
+    })(this);
 }

@@ -36,6 +36,11 @@ export interface VirtualSocketInit {
   holExpansion: number;
 }
 
+/** Shared by every socket, so none needs its own closure for the deferred grant check. */
+function deferredGrant(sock: VirtualSocket): void {
+  sock.runDeferredGrant();
+}
+
 /** Scheduler-facing state of a socket's mapping. */
 export interface SocketMapping {
   /** True while the peer reports its reader stalled: stay on one channel. */
@@ -57,9 +62,9 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   /** @internal Scheduler state. */
   readonly flowState: unknown;
   /** @internal Mapping state read by the session's channel selection. */
-  readonly mapping: SocketMapping = { pinned: false, pinnedChannel: 0 };
-  /** @internal Called when HoL is detected/resolved here or the peer remaps us. */
-  onSchedulerEvent: ((kind: 'hol-detected' | 'hol-resolved' | 'pinned' | 'shared', windowBytes: number) => void) | null = null;
+  mapping: SocketMapping | null = null;
+  /** @internal The session published `socket-opened` for it. */
+  announced = false;
 
   private readonly link: SocketLink;
   private readonly window: number;
@@ -243,15 +248,17 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     // the consumption once the read has completed.
     if (!this.grantQueued) {
       this.grantQueued = true;
-      process.nextTick(this.deferredGrant);
+      process.nextTick(deferredGrant, this);
     }
   }
 
   private grantQueued = false;
-  private readonly deferredGrant = (): void => {
+
+  /** @internal Runs the grant check queued by `_read`. */
+  runDeferredGrant(): void {
     this.grantQueued = false;
     this.maybeGrant();
-  };
+  }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     const wasOpen = this.state !== 'closed';
@@ -278,6 +285,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     const pending = this.writeCb ?? this.finalCb;
     this.writeCb = this.finalCb = null;
     if (pending) pending(err ?? new SocketError(ErrorCode.CLOSED, `virtual socket ${this.localPort}->${this.remotePort} destroyed`));
+    this.link.closed(this, err);
     cb(err);
   }
 
@@ -381,10 +389,9 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
         break;
       case FrameType.CREDIT: {
         const pinned = (f.flags & FrameFlag.HOL) !== 0;
-        if (pinned !== this.mapping.pinned) {
-          this.mapping.pinned = pinned;
-          this.mapping.pinnedChannel = 0;
-          this.onSchedulerEvent?.(pinned ? 'pinned' : 'shared', 0);
+        if (pinned !== (this.mapping !== null)) {
+          this.mapping = pinned ? { pinned: true, pinnedChannel: 0 } : null;
+          this.link.notify(this, pinned ? 'pinned' : 'shared', 0);
         }
         this.onAck(f.seq, (f.flags & FrameFlag.FIN_SEEN) !== 0);
         if (seqDiff(f.ack, this.sndGrant) > 0) {
@@ -610,12 +617,12 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
         this.stalledTicks = 0;
         this.extraWindow = this.holExpansion;
         this.maybeGrant(true);
-        this.onSchedulerEvent?.('hol-detected', this.receiveWindow);
+        this.link.notify(this, 'hol-detected', this.receiveWindow);
       }
     } else if (this.readableLength < this.window >>> 1) {
       this.extraWindow = 0;
       this.maybeGrant(true);
-      this.onSchedulerEvent?.('hol-resolved', this.receiveWindow);
+      this.link.notify(this, 'hol-resolved', this.receiveWindow);
     }
   }
 
