@@ -447,6 +447,8 @@ function parseArgs(argv: string[]): Args & { role: string | undefined } {
 
 const med = (v: number[]): number => summarize(v).median;
 const fmt = (n: number, d = 0): string => n.toFixed(d);
+/** A ratio with two decimals, or two significant digits when it is below 0.1. */
+const ratio = (n: number): string => (n >= 0.1 ? n.toFixed(2) : n.toPrecision(2));
 
 async function orchestrate(args: Args): Promise<void> {
   const self = fileURLToPath(import.meta.url);
@@ -504,7 +506,7 @@ async function orchestrate(args: Args): Promise<void> {
             const rs = res.get(label(spec))!;
             const mbps = med(rs.map((x) => x.mbps));
             const eff = med(rs.map((x) => x.mbPerCpuS));
-            return [label(spec), fmt(mbps), fmt(mbps / baseMbps, 2), fmt(eff), fmt(eff / baseEff, 2), fmt(med(rs.map((x) => x.clientCores)), 2), fmt(med(rs.map((x) => x.serverCores)), 2)];
+            return [label(spec), fmt(mbps), ratio(mbps / baseMbps), fmt(eff), ratio(eff / baseEff), fmt(med(rs.map((x) => x.clientCores)), 2), fmt(med(rs.map((x) => x.serverCores)), 2)];
           }),
         ),
       );
@@ -533,7 +535,7 @@ async function orchestrate(args: Args): Promise<void> {
       }
       const base = med(res.get(label({ kind: 'net' }))!);
       console.log(`\n4 KB RPC, ${args.rpcSockets} sockets (medians of ${args.runs}):`);
-      console.log(renderTable(['case', 'RPC/s', 'vs net'], RPC_CASES.map((spec) => [label(spec), fmt(med(res.get(label(spec))!)), fmt(med(res.get(label(spec))!) / base, 2)])));
+      console.log(renderTable(['case', 'RPC/s', 'vs net'], RPC_CASES.map((spec) => [label(spec), fmt(med(res.get(label(spec))!)), ratio(med(res.get(label(spec))!) / base)])));
       console.log('');
     }
     if (args.only.has('latency')) {
@@ -570,7 +572,7 @@ async function orchestrate(args: Args): Promise<void> {
           const p50 = med(rs.map((x) => x.p50Us));
           const p99 = med(rs.map((x) => x.p99Us));
           const p999 = med(rs.map((x) => x.p999Us));
-          rows.push([key(spec, load), fmt(p50), fmt(p99), fmt(p999), fmt(p50 / b50, 2), fmt(p99 / b99, 2), fmt(med(rs.map((x) => x.count))), load ? fmt(med(rs.map((x) => x.loadMBps))) : '-']);
+          rows.push([key(spec, load), fmt(p50), fmt(p99), fmt(p999), ratio(p50 / b50), ratio(p99 / b99), fmt(med(rs.map((x) => x.count))), load ? fmt(med(rs.map((x) => x.loadMBps))) : '-']);
         }
       }
       console.log(renderTable(['case', 'p50', 'p99', 'p99.9', 'p50 vs net', 'p99 vs net', 'pings', 'load MB/s'], rows));

@@ -14,3 +14,4 @@ export * from './placement.js';
 export * from './events.js';
 export * from './rx-priority.js';
 export * from './controller.js';
+export * from './tx-slicer.js';

@@ -106,6 +106,12 @@ export interface SchedulerOptions {
   isolation?: boolean;
   /** Throughput bytes processed per receive slice before yielding. @default 262144 */
   rxSliceBytes?: number;
+  /**
+   * Throughput bytes sent per event-loop turn, stack-wide, before yielding (send-side
+   * isolation); 0 = unlimited. Only applies while `isolation` is on.
+   * @default 524288
+   */
+  txSliceBytes?: number;
   /** Control-loop tick, ms. @default 100 */
   interval?: number;
   /**
@@ -133,6 +139,7 @@ export interface ResolvedStackOptions {
     policies: Record<AppClass, PolicyFactory>;
     isolation: boolean;
     rxSliceBytes: number;
+    txSliceBytes: number;
     interval: number;
     elastic: Partial<Record<AppClass, { min: number; max: number }>>;
     scaling: ScalingFactory;
@@ -235,6 +242,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       policies: { throughput: sched.throughput ?? roundRobin(), latency: sched.latency ?? dedicated() },
       isolation: sched.isolation ?? true,
       rxSliceBytes: int('scheduler.rxSliceBytes', sched.rxSliceBytes, 256 * 1024, 1024, 1024 * 1024 * 1024),
+      txSliceBytes: int('scheduler.txSliceBytes', sched.txSliceBytes, 512 * 1024, 0, 1024 * 1024 * 1024),
       interval: int('scheduler.interval', sched.interval, 100, 1, 60_000),
       elastic,
       scaling: sched.scaling ?? saturation(),

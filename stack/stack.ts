@@ -13,6 +13,7 @@ import { ScalingController, type ControlledPeer } from '../netscheduler/controll
 import type { StackEvent } from '../netscheduler/events.js';
 import type { SchedulingPolicy } from '../netscheduler/policy.js';
 import { RxPriorityQueue } from '../netscheduler/rx-priority.js';
+import { TxSlicer } from '../netscheduler/tx-slicer.js';
 import { Registry } from 'prom-client';
 import { Subject, type Observable } from 'rxjs';
 import { serveMetrics, withDefaultMetrics, type MetricsServer, type ServeMetricsOptions } from '../metrics/serve.js';
@@ -92,6 +93,7 @@ export class Stack {
         idleTimeout: options.idleTimeout,
       },
       isolation: options.scheduler.isolation,
+      txSlicer: options.scheduler.isolation && options.scheduler.txSliceBytes > 0 ? new TxSlicer(options.scheduler.txSliceBytes) : null,
       peerTimeout: options.peerTimeout,
       lingerTimeout: options.lingerTimeout,
       maxSockets: options.maxSocketsPerPeer,

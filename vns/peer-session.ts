@@ -11,6 +11,7 @@ import { controlFrame, FrameFlag, FrameType, MAX_LISTEN_PORT, ResetReason, type 
 import type { DeviceChannel, NetDevice } from '../netdriver/net-device.js';
 import type { ControlledPeer } from '../netscheduler/controller.js';
 import type { EventSink } from '../netscheduler/events.js';
+import type { TxSlicer } from '../netscheduler/tx-slicer.js';
 import type { SchedulingPolicy } from '../netscheduler/policy.js';
 import type { PortAllocator } from './port-allocator.js';
 import type { LinkedSocket, SocketLink } from './socket-link.js';
@@ -43,6 +44,8 @@ export interface SessionContext {
   readonly isolation: boolean;
   /** Publishes events on the stack's `events$`. */
   readonly emit: EventSink;
+  /** Per-turn budget for throughput transmission (send-side isolation); null = unlimited. */
+  readonly txSlicer: TxSlicer | null;
   /** How long sockets survive with no channel to the peer before failing, ms. */
   readonly peerTimeout: number;
   /** How long a closed socket keeps unacknowledged data for retransmission, ms. */
@@ -179,6 +182,12 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   select(sock: LinkedSocket, bytes: number): DeviceChannel | undefined {
     const candidates = this.candidates(sock.appClass);
     if (candidates.length === 0) return this.wait(sock);
+    const slicer = this.ctx.txSlicer;
+    if (slicer !== null && sock.appClass === 'throughput' && bytes > 0 && !slicer.take(bytes)) {
+      this.blocked.add(sock);
+      slicer.wait(this.unblockFn);
+      return undefined;
+    }
     const mapping = (sock as VirtualSocket).mapping;
     let ch: DeviceChannel | undefined;
     if (mapping !== null && mapping !== undefined) {
@@ -368,6 +377,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     this.blockedWaits[sock.appClass]++;
     return undefined;
   }
+
+  private readonly unblockFn = (): void => this.unblock();
 
   private unblock(): void {
     if (this.blocked.size === 0) return;

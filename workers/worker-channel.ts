@@ -230,9 +230,9 @@ export class TransferChannel extends WorkerChannel {
 }
 
 /** Largest slice copied out of the rx ring per step (bounds the receive-queue overshoot). */
-const RX_SLICE = 256 * 1024;
+const RX_SLICE = 64 * 1024;
 /** Bytes taken from the rx ring per wake-up before yielding to other work. */
-const RX_BUDGET = 1024 * 1024;
+const RX_BUDGET = 64 * 1024;
 
 /** `'shared'` hand-off; see {@link WorkerChannel}. */
 export class SharedChannel extends WorkerChannel {
