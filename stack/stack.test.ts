@@ -1,7 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createStack, type VirtualSocket } from '../index.js';
-import { event, prng, readAll, stackPair, within, type StackPair } from '../test/pair.js';
+import { createStack } from '../index.js';
+import { event, hashSink, prng, readAll, sendBulk, stackPair, within, type StackPair } from '../test/pair.js';
 
 let pair: StackPair | undefined;
 afterEach(async () => {
@@ -9,39 +8,12 @@ afterEach(async () => {
   pair = undefined;
 });
 
-/** Writes `total` bytes of varied data to `sock`, honouring backpressure; returns their SHA-256. */
-async function sendBulk(sock: VirtualSocket, total: number): Promise<string> {
-  const block = randomBytes(1 << 20);
-  const hash = createHash('sha256');
-  let sent = 0;
-  let i = 0;
-  while (sent < total) {
-    const n = Math.min(block.length, total - sent);
-    const chunk = Buffer.from(block.subarray(0, n));
-    chunk.writeUInt32BE(i++, 0); // every MiB differs
-    hash.update(chunk);
-    sent += n;
-    if (!sock.write(chunk)) await event(sock, 'drain', 30_000);
-  }
-  sock.end();
-  return hash.digest('hex');
-}
-
 describe('stack end to end', () => {
   it('carries 1 GiB through one virtual socket over 4 TCP channels, SHA-256 equal, every channel used', async () => {
     pair = await stackPair('tcp', { channels: { throughput: 4, latency: 1 } });
     const server = await pair.server.listen(80);
     const received = new Promise<{ hash: string; bytes: number }>((resolve, reject) => {
-      server.once('connection', (s) => {
-        const h = createHash('sha256');
-        let bytes = 0;
-        s.on('data', (d: Buffer) => {
-          h.update(d);
-          bytes += d.length;
-        });
-        s.on('error', reject);
-        s.on('end', () => resolve({ hash: h.digest('hex'), bytes }));
-      });
+      server.once('connection', (s) => hashSink(s).then(resolve, reject));
     });
     const sock = await pair.client.connect(pair.address, 80, { appClass: 'throughput' });
     const total = 1024 * 1024 * 1024;

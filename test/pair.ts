@@ -2,7 +2,7 @@
  * Test fixture: two stacks connected over one transport, closed after each test.
  * @packageDocumentation
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,5 +101,41 @@ export function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
     stream.on('data', (c: Buffer) => parts.push(c));
     stream.once('end', () => resolve(Buffer.concat(parts)));
     stream.once('error', reject);
+  });
+}
+
+/**
+ * Writes `total` bytes of varied data (1 MiB blocks, each stamped with its index) to
+ * `sock`, honouring backpressure, then ends it; returns the SHA-256 of what was sent.
+ * `onBlock(i)` runs after block `i` is written (e.g. to inject faults).
+ */
+export async function sendBulk(sock: NodeJS.WritableStream & NodeJS.EventEmitter, total: number, onBlock?: (i: number) => void): Promise<string> {
+  const block = randomBytes(1 << 20);
+  const hash = createHash('sha256');
+  let sent = 0;
+  for (let i = 0; sent < total; i++) {
+    const n = Math.min(block.length, total - sent);
+    const chunk = Buffer.from(block.subarray(0, n));
+    chunk.writeUInt32BE(i, 0);
+    hash.update(chunk);
+    sent += n;
+    if (!sock.write(chunk)) await event(sock, 'drain', 60_000);
+    onBlock?.(i);
+  }
+  sock.end();
+  return hash.digest('hex');
+}
+
+/** Hashes everything `sock` delivers until its end. */
+export function hashSink(sock: NodeJS.ReadableStream & NodeJS.EventEmitter): Promise<{ hash: string; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    let bytes = 0;
+    sock.on('data', (d: Buffer) => {
+      h.update(d);
+      bytes += d.length;
+    });
+    sock.on('error', reject);
+    sock.on('end', () => resolve({ hash: h.digest('hex'), bytes }));
   });
 }
