@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { InvalidArgumentError } from '../errors/index.js';
-import type { Channel } from './channel.js';
+import type { AppClass, Channel } from './channel.js';
 
 /** Options passed to every dial and listen call. */
 export interface ChannelOptions {
@@ -33,6 +33,12 @@ export interface ChannelOptions {
   splitData?: boolean;
   /** Aborts a pending dial. */
   signal?: AbortSignal;
+  /**
+   * Placement hint for drivers that run channels on worker threads (`inWorkers`): a
+   * worker slot, or the class of the channel being dialed. Other drivers ignore it.
+   * @default undefined
+   */
+  workerHint?: number | AppClass;
 }
 
 /** A listening endpoint of a driver. */

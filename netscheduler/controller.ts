@@ -40,6 +40,8 @@ export interface ControllerHost {
   readonly emit: EventSink;
   /** Keepalive timing for every channel. */
   readonly keepalive: { intervalMs: number; timeoutMs: number };
+  /** Elastic worker counts (multi-core data path): one step per tick. Optional. */
+  tickWorkers?(): void;
 }
 
 /** Options of {@link ScalingController}. */
@@ -99,6 +101,7 @@ export class ScalingController {
       peer.blockedWaits.latency = 0;
       peer.blockedWaits.throughput = 0;
     }
+    this.host.tickWorkers?.();
   }
 
   private scale(peer: ControlledPeer): void {

@@ -14,6 +14,7 @@ import { memory } from '../transports/memory/index.js';
 import { tcp } from '../transports/tcp/index.js';
 import { unix } from '../transports/unix/index.js';
 import { PortAllocator } from '../vns/port-allocator.js';
+import { createWorkerRuntimeFrom, resolveWorkersOptions } from '../workers/index.js';
 import { resolveOptions, type ResolvedStackOptions, type StackOptions } from './options.js';
 import { Stack } from './stack.js';
 import { DRIVERS, OPTIONS, POLICIES, PORTS } from './tokens.js';
@@ -39,19 +40,29 @@ function register(c: DependencyContainer, options: ResolvedStackOptions): void {
  * @throws InvalidArgumentError naming the bad option; AddressError for a bad listen address.
  */
 export async function createStack(options: StackOptions = {}): Promise<Stack> {
-  const resolved = resolveOptions(options, () => [tcp(), unix(), memory()]);
+  // Channel workers replace the built-in tcp/unix drivers (explicit transports are kept).
+  const runtime = createWorkerRuntimeFrom(resolveWorkersOptions(options?.workers));
+  let resolved: ResolvedStackOptions;
   const c = rootContainer.createChildContainer();
-  register(c, resolved);
+  try {
+    resolved = resolveOptions(options, () => (runtime.transports.length > 0 ? [...runtime.transports, memory()] : [tcp(), unix(), memory()]));
+    register(c, resolved);
+  } catch (err) {
+    await runtime.close(); // no worker outlives a rejected createStack
+    throw err;
+  }
   const stack = new Stack(
     c.resolve<ResolvedStackOptions>(OPTIONS),
     c.resolve<Map<string, ChannelDriver>>(DRIVERS),
     c.resolve<Record<AppClass, SchedulingPolicy>>(POLICIES),
     c.resolve<PortAllocator>(PORTS),
+    runtime,
   );
   try {
     await stack.start();
   } catch (err) {
     stack.destroy();
+    await runtime.close();
     throw err;
   }
   return stack;

@@ -11,6 +11,7 @@ import { dedicated } from '../netscheduler/dedicated.js';
 import { isPolicyFactory, type PolicyFactory } from '../netscheduler/policy.js';
 import { roundRobin } from '../netscheduler/round-robin.js';
 import { isScalingFactory, saturation, type ScalingFactory } from '../netscheduler/scaling.js';
+import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkersOptions } from '../workers/index.js';
 
 /** Options of {@link createStack}. */
 export interface StackOptions {
@@ -81,6 +82,12 @@ export interface StackOptions {
    * @default undefined (no authentication)
    */
   auth?: { key: string | Buffer };
+  /**
+   * The multi-core data path: channel workers, copy workers, hand-off, checksums
+   * (see docs/multicore.md). Absent: everything runs inline on the main thread.
+   * @default undefined
+   */
+  workers?: WorkersOptions;
   /** Prometheus metrics of this stack. */
   metrics?: {
     /** Register metrics at all (off: `stack.registry` stays empty). @default true */
@@ -166,6 +173,7 @@ export interface ResolvedStackOptions {
   redialBackoff: { initial: number; max: number };
   metrics: { enabled: boolean; registry: Registry | undefined; defaultMetrics: boolean };
   authKey: Buffer | undefined;
+  workers: ResolvedWorkersOptions | null;
 }
 
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -272,6 +280,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       max: int('redialBackoff.max', o.redialBackoff?.max, 2_000, 1, 600_000),
     },
     authKey: checkKey(o.auth),
+    workers: resolveWorkersOptions(o.workers),
     metrics: { enabled: o.metrics?.enabled ?? true, registry: checkRegistry(o.metrics?.registry), defaultMetrics: o.metrics?.defaultMetrics ?? false },
   };
 }

@@ -24,6 +24,7 @@ import type { PortAllocator } from '../vns/port-allocator.js';
 import { VirtualServer } from '../vns/virtual-server.js';
 import type { VirtualSocket } from '../vns/virtual-socket.js';
 import type { ResolvedStackOptions } from './options.js';
+import type { CopyPool, WorkerRuntime } from '../workers/index.js';
 
 /** Options of {@link Stack.connect}. */
 export interface ConnectOptions {
@@ -78,6 +79,7 @@ export class Stack {
     private readonly drivers: ReadonlyMap<string, ChannelDriver>,
     policies: Readonly<Record<AppClass, SchedulingPolicy>>,
     ports: PortAllocator,
+    private readonly workers: WorkerRuntime | null = null,
   ) {
     this.hostId = options.hostId;
     this.ctx = {
@@ -115,6 +117,7 @@ export class Stack {
         removeChannel: (peer, dc) => this.removeChannel(peer as PeerSession, dc),
         emit: this.ctx.emit,
         keepalive: { intervalMs: options.keepaliveInterval, timeoutMs: options.keepaliveTimeout },
+        tickWorkers: () => void this.workers?.tick(),
       },
       { intervalMs: options.scheduler.interval, scaling: options.scheduler.scaling, bounds: options.scheduler.elastic },
     );
@@ -149,6 +152,11 @@ export class Stack {
       listen: (port, handler, options) => rpcListen(this, port, handler, options),
       connect: (address, port, options) => rpcConnect(this, address, port, options),
     };
+  }
+
+  /** The copy-worker pool of `options.workers.copy`, or null. */
+  get copyPool(): CopyPool | null {
+    return this.workers?.copyPool ?? null;
   }
 
   /** The control loop (exposed for tests and tools that drive ticks by hand). */
@@ -232,6 +240,8 @@ export class Stack {
     for (const s of this.metricServers) void s.close();
     // A registry the user shared with us outlives the stack: take our metrics off it.
     if (this.options.metrics.registry) this.metrics?.dispose();
+    // Drivers own resources (channel-worker pools): release them with the stack.
+    void Promise.allSettled([...[...this.drivers.values()].map((d) => d.close?.()), this.workers?.close()]);
   }
 
   private async shutdown(): Promise<void> {
@@ -298,7 +308,7 @@ export class Stack {
     if (plan.length === 0) plan.push(['throughput', 0]);
     const results = await Promise.allSettled(
       plan.map(async ([appClass, index]) => {
-        const ch = await driver.dial(address, this.channelOptions());
+        const ch = await driver.dial(address, { ...this.channelOptions(), workerHint: appClass });
         const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout, this.options.authKey);
         return { ch, peer, appClass, index };
       }),
@@ -324,7 +334,7 @@ export class Stack {
     const address = session.dialAddress;
     if (!address || this.state !== 'open') return;
     const index = fixedIndex ?? session.device.channels.reduce((m, c) => (c.appClass === appClass ? Math.max(m, c.index + 1) : m), 0);
-    const ch = await this.driverFor(address).dial(address, this.channelOptions());
+    const ch = await this.driverFor(address).dial(address, { ...this.channelOptions(), workerHint: appClass });
     const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout, this.options.authKey);
     if (peer.hostId !== session.remoteHostId || this.state !== 'open' || session.isDown) {
       ch.destroy();
