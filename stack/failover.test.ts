@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStack, type Stack, type StackEvent, type VirtualSocket } from '../index.js';
 import { parseHostPort } from '../netdriver/address.js';
@@ -84,4 +85,28 @@ describe('channel failover', () => {
     );
     sock.destroy();
   });
+
+  it('a caller may reuse its Buffer after each write callback: retransmissions still carry the original bytes', async () => {
+    const { server, client, address } = await setup({ channels: { throughput: 4, latency: 0 }, redialBackoff: { initial: 5, max: 50 } });
+    const srv = await server.listen(80);
+    const done = new Promise<{ hash: string; bytes: number }>((resolve, reject) => {
+      srv.once('connection', (s: VirtualSocket) => hashSink(s).then(resolve, reject));
+    });
+    const sock = await client.connect(address, 80);
+    const buf = Buffer.alloc(256 * 1024);
+    const expected = createHash('sha256');
+    const blocks = 512; // 128 MiB through one reused buffer
+    for (let i = 0; i < blocks; i++) {
+      buf.fill(i & 0xff);
+      buf.writeUInt32BE(i, 0);
+      expected.update(buf);
+      await new Promise<void>((resolve, reject) => sock.write(buf, (err) => (err ? reject(err) : resolve())));
+      if (i % 64 === 63) proxy!.cut(1);
+    }
+    sock.end();
+    const got = await within(done, 60_000, 'transfer with a reused buffer');
+    expect(got.bytes).toBe(blocks * buf.length);
+    expect(got.hash).toBe(expected.digest('hex'));
+  }, 120_000);
 });
+

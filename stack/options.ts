@@ -62,6 +62,14 @@ export interface StackOptions {
   /** A virtual socket with no traffic either way for this long is destroyed with NETCHANNEL_ERR_TIMEOUT, ms; 0 = never. @default 0 */
   idleTimeout?: number;
   /**
+   * Sent data is kept until the peer acknowledges it (for failover). By default the
+   * stack keeps a copy, so a caller may reuse a Buffer once its write callback ran
+   * (as with net.Socket). `true` keeps the caller's Buffers instead — faster, but the
+   * caller must never modify a Buffer after writing it.
+   * @default false
+   */
+  zeroCopyWrites?: boolean;
+  /**
    * After every channel to a peer failed, how long its sockets wait for one to come
    * back (re-dialed with backoff) before failing with NETCHANNEL_ERR_PEER_UNREACHABLE, ms.
    * @default 10000
@@ -166,6 +174,7 @@ export interface ResolvedStackOptions {
   maxSocketsPerPeer: number;
   maxReorderBytesPerPeer: number;
   idleTimeout: number;
+  zeroCopyWrites: boolean;
   peerTimeout: number;
   lingerTimeout: number;
   keepaliveInterval: number;
@@ -181,6 +190,12 @@ function int(name: string, value: unknown, fallback: number, min: number, max: n
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidArgumentError(`options.${name} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`);
   }
+  return value;
+}
+
+function bool(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`options.${name} must be a boolean, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -271,6 +286,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     maxSocketsPerPeer: int('maxSocketsPerPeer', o.maxSocketsPerPeer, 131_072, 1, 100_000_000),
     maxReorderBytesPerPeer: int('maxReorderBytesPerPeer', o.maxReorderBytesPerPeer, 256 * 1024 * 1024, 1024, 2 ** 40),
     idleTimeout: int('idleTimeout', o.idleTimeout, 0, 0, 2 ** 31 - 1),
+    zeroCopyWrites: bool('zeroCopyWrites', o.zeroCopyWrites, false),
     peerTimeout: int('peerTimeout', o.peerTimeout, 10_000, 0, 3_600_000),
     lingerTimeout: int('lingerTimeout', o.lingerTimeout, 30_000, 0, 3_600_000),
     keepaliveInterval: int('keepaliveInterval', o.keepaliveInterval, 5_000, 1, 3_600_000),

@@ -93,6 +93,7 @@ export class Stack {
         connectTimeout: options.connectTimeout,
         holExpansion: options.scheduler.holExpansion,
         idleTimeout: options.idleTimeout,
+        zeroCopy: options.zeroCopyWrites,
       },
       isolation: options.scheduler.isolation,
       txSlicer: options.scheduler.isolation && options.scheduler.txSliceBytes > 0 ? new TxSlicer(options.scheduler.txSliceBytes) : null,

@@ -32,6 +32,8 @@ export interface SessionSocketDefaults {
   holExpansion: number;
   /** Destroy a socket idle this long (ms); 0 = never. */
   idleTimeout: number;
+  /** Retain written Buffers without copying (caller must not modify them). */
+  zeroCopy: boolean;
 }
 
 /** What a session needs from its stack. */
@@ -308,6 +310,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       maxSegment: d.maxSegment,
       allowHalfOpen: d.allowHalfOpen,
       holExpansion: d.holExpansion,
+      zeroCopy: d.zeroCopy,
       ...(peerGrant !== undefined && { peerGrant }),
     });
     if (d.idleTimeout > 0) {

@@ -9,6 +9,7 @@ import { ErrorCode, SocketError, type NetChannelError } from '../errors/index.js
 import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, ResetReason, type Frame } from '../netdriver/frame.js';
 import { ReorderBuffer } from './reorder-buffer.js';
+import { releaseRetained, retainCopy, type Slab } from './retain-slab.js';
 import { seqAdd, seqDiff } from './seq.js';
 import type { LinkedSocket, SocketLink } from './socket-link.js';
 
@@ -34,6 +35,11 @@ export interface VirtualSocketInit {
   peerGrant?: number;
   /** Extra receive window granted while the reader stalls (HoL), bytes. */
   holExpansion: number;
+  /**
+   * Retain the caller's Buffers (no copy) for retransmission: the caller must not
+   * modify a Buffer after writing it, even after the write callback.
+   */
+  zeroCopy: boolean;
 }
 
 /** Shared by every socket, so none needs its own closure for the deferred grant check. */
@@ -69,6 +75,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   private readonly link: SocketLink;
   private readonly window: number;
   private readonly mss: number;
+  private readonly zeroCopy: boolean;
   private state: State;
 
   // Transmit side.
@@ -84,6 +91,10 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   private finAcked = false;
   /** Sent DATA frames not yet acknowledged (kept for retransmission after a channel failure). */
   private unacked: Frame[] = [];
+  /** Slab of each retained frame in `unacked` (null: own buffer). */
+  private unackedSlabs: Array<Slab | null> = [];
+  /** Slab of the payload `takeTx` just returned. */
+  private takenSlab: Slab | null = null;
   private unackedHead = 0;
   /** Next index in `unacked` to re-send; `unacked.length` when nothing is pending. */
   private resendIdx = 0;
@@ -129,6 +140,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     this.flowState = init.flowState;
     this.window = init.window;
     this.mss = init.maxSegment;
+    this.zeroCopy = init.zeroCopy;
     this.holExpansion = init.holExpansion;
     this.grantSent = init.window;
     if (init.peerGrant === undefined) {
@@ -297,12 +309,24 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     this.txBytes += chunk.length;
   }
 
-  /** Takes `n` bytes off the transmit queue (a slice when one chunk has them). */
+  /**
+   * Takes `n` bytes off the transmit queue. The result is kept for retransmission
+   * until acknowledged, so bytes of the caller's Buffer are copied (the caller may
+   * reuse its Buffer once the write callback ran, as with net.Socket) unless the
+   * socket was made with `zeroCopy`.
+   */
   private takeTx(n: number): Buffer {
     const head = this.tx[0]!;
     const avail = head.length - this.txOffset;
     if (avail >= n) {
-      const out = head.subarray(this.txOffset, this.txOffset + n);
+      const slice = head.subarray(this.txOffset, this.txOffset + n);
+      let out = slice;
+      this.takenSlab = null;
+      if (!this.zeroCopy) {
+        const r = retainCopy(slice);
+        out = r.payload;
+        this.takenSlab = r.slab;
+      }
       this.txOffset += n;
       if (this.txOffset === head.length) {
         this.tx.shift();
@@ -312,6 +336,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
       return out;
     }
     const out = Buffer.allocUnsafe(n);
+    this.takenSlab = null;
     let filled = 0;
     while (filled < n) {
       const c = this.tx[0]!;
@@ -350,6 +375,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
       const frame: Frame = { type: FrameType.DATA, flags: 0, src: this.localPort, dst: this.remotePort, seq: this.sndNxt, ack: 0, payload };
       ch.channel.enqueue(frame);
       this.unacked.push(frame);
+      this.unackedSlabs.push(this.takenSlab);
       this.resendIdx = this.unacked.length;
       this.sndNxt = seqAdd(this.sndNxt, n);
       this.sent += n;
@@ -525,12 +551,16 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   private onAck(ack: number, finSeen: boolean): void {
     const q = this.unacked;
     let h = this.unackedHead;
-    while (h < q.length && seqDiff(seqAdd(q[h]!.seq, q[h]!.payload.length), ack) <= 0) h++;
+    while (h < q.length && seqDiff(seqAdd(q[h]!.seq, q[h]!.payload.length), ack) <= 0) {
+      releaseRetained(this.unackedSlabs[h]!);
+      h++;
+    }
     if (h !== this.unackedHead) {
       this.unackedHead = h;
       if (this.resendIdx < h) this.resendIdx = h;
       if (h > 64 && h * 2 > q.length) {
         this.unacked = q.slice(h);
+        this.unackedSlabs = this.unackedSlabs.slice(h);
         this.resendIdx -= h;
         this.unackedHead = 0;
       }
@@ -543,6 +573,8 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   }
 
   private dropUnacked(): void {
+    for (let i = this.unackedHead; i < this.unackedSlabs.length; i++) releaseRetained(this.unackedSlabs[i]!);
+    this.unackedSlabs = [];
     this.unacked = [];
     this.unackedHead = 0;
     this.resendIdx = 0;

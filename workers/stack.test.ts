@@ -122,7 +122,8 @@ describe("'shared' hand-off (SharedArrayBuffer rings) with copy workers", () => 
   it('carries 256 MiB written from shared memory; copy workers fill the rings; SHA-256 equal', async () => {
     const copyPool = new CopyPool({ min: 2, max: 2 });
     try {
-      pair = await workerPair({ channels: { throughput: 4, latency: 1 } }, { workers: 2, handoff: 'shared', copyPool });
+      // Copy workers read the caller's shared memory, so the stack must keep it as is.
+      pair = await workerPair({ channels: { throughput: 4, latency: 1 }, zeroCopyWrites: true }, { workers: 2, handoff: 'shared', copyPool });
       const server = await pair.server.listen(80);
       const received = new Promise<{ hash: string; bytes: number }>((resolve, reject) => server.once('connection', (s) => hashIncoming(s).then(resolve, reject)));
       const sock = await pair.client.connect(pair.address, 80);
