@@ -23,12 +23,22 @@ export interface StackPair {
   close(): Promise<void>;
 }
 
+/**
+ * True when the suite runs a second time with tcp/unix channels on channel workers
+ * (`NETCHANNEL_TEST_WORKERS=1`, see the `test` script): the same end-to-end tests must
+ * pass on the multi-core data path.
+ */
+export const ON_WORKERS = process.env.NETCHANNEL_TEST_WORKERS === '1';
+
 /** Creates a listening and a dialing stack over `transport` with shared `options`. */
 export async function stackPair(transport: PairTransport, options: StackOptions = {}): Promise<StackPair> {
   let dir: string | undefined;
   let listen: string;
   let transports;
-  if (transport === 'tcp') {
+  if (transport === 'tcp' && ON_WORKERS) {
+    listen = 'tcp://127.0.0.1:0';
+    options = { ...options, workers: { channel: { min: 1, max: 2 } } }; // tcp:// runs on channel workers
+  } else if (transport === 'tcp') {
     listen = 'tcp://127.0.0.1:0';
     transports = [tcp()];
   } else if (transport === 'unix') {
@@ -40,8 +50,8 @@ export async function stackPair(transport: PairTransport, options: StackOptions 
     listen = 'memory://pair';
     transports = [memory({ network })];
   }
-  const server = await createStack({ ...options, transports, listen: [listen] });
-  const client = await createStack({ ...options, transports });
+  const server = await createStack({ ...options, ...(transports && { transports }), listen: [listen] });
+  const client = await createStack({ ...options, ...(transports && { transports }) });
   return {
     server,
     client,
