@@ -85,7 +85,8 @@ function checkHeader(buf: Buffer, off: number, maxPayload: number): number {
   return length;
 }
 
-function readFrame(buf: Buffer, off: number, payload: Buffer): Frame {
+/** Reads the header fields at `buf[off..off+24)` into a Frame with `payload` (no validation). */
+export function readFrame(buf: Buffer, off: number, payload: Buffer): Frame {
   return {
     type: buf[off] as FrameTypeValue,
     flags: buf[off + 1]!,

@@ -12,6 +12,7 @@ import { isPolicyFactory, type PolicyFactory } from '../netscheduler/policy.js';
 import { roundRobin } from '../netscheduler/round-robin.js';
 import { isScalingFactory, saturation, type ScalingFactory } from '../netscheduler/scaling.js';
 import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkersOptions } from '../workers/index.js';
+import { boolOption as bool, intOption as int } from '../errors/validate.js';
 
 /** Options of {@link createStack}. */
 export interface StackOptions {
@@ -185,19 +186,7 @@ export interface ResolvedStackOptions {
   workers: ResolvedWorkersOptions | null;
 }
 
-function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(`options.${name} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
 
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new InvalidArgumentError(`options.${name} must be a boolean, got ${JSON.stringify(value)}`);
-  return value;
-}
 
 function checkKey(auth: StackOptions['auth']): Buffer | undefined {
   if (auth === undefined) return undefined;

@@ -9,7 +9,7 @@ import type { AppClass, Channel } from '../netdriver/channel.js';
 import type { ChannelDriver, ChannelListener, ChannelOptions } from '../netdriver/driver.js';
 import { helloAsAcceptor, helloAsDialer } from '../netdriver/hello.js';
 import { NetDevice, type DeviceChannel } from '../netdriver/net-device.js';
-import { ScalingController, type ControlledPeer } from '../netscheduler/controller.js';
+import { ScalingController } from '../netscheduler/controller.js';
 import type { StackEvent } from '../netscheduler/events.js';
 import type { SchedulingPolicy } from '../netscheduler/policy.js';
 import { RxPriorityQueue } from '../netscheduler/rx-priority.js';

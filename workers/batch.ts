@@ -4,8 +4,8 @@
  * trusted parser for batches made by this module.
  * @packageDocumentation
  */
-import { encodeHeader } from '../netdriver/codec.js';
-import { HEADER_SIZE, type Frame, type FrameTypeValue } from '../netdriver/frame.js';
+import { encodeHeader, readFrame } from '../netdriver/codec.js';
+import { HEADER_SIZE, type Frame } from '../netdriver/frame.js';
 
 /** Wire size of `frames` (header + payload each). */
 export function wireBytes(frames: readonly Frame[]): number {
@@ -48,15 +48,7 @@ export function parseBatch(ab: ArrayBuffer): Frame[] {
     const len = buf.readUInt32BE(off + 20);
     const start = off + HEADER_SIZE;
     if (start + len > buf.length) throw new RangeError(`batch ends inside a ${len}-byte payload at byte ${start} of ${buf.length}`);
-    out.push({
-      type: buf[off] as FrameTypeValue,
-      flags: buf[off + 1]!,
-      src: buf.readUInt32BE(off + 4),
-      dst: buf.readUInt32BE(off + 8),
-      seq: buf.readUInt32BE(off + 12),
-      ack: buf.readUInt32BE(off + 16),
-      payload: buf.subarray(start, start + len),
-    });
+    out.push(readFrame(buf, off, buf.subarray(start, start + len)));
     off = start + len;
   }
   return out;

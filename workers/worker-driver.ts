@@ -20,6 +20,7 @@ import type { HandoffMode, WorkerScheme } from './protocol.js';
 import type { CopyPool } from './copy-pool.js';
 import type { WorkerChannel } from './worker-channel.js';
 import { MAX_RING_BYTES, MIN_RING_BYTES } from './ring.js';
+import { boolOption as bool, intOption as count } from '../errors/validate.js';
 
 /** Default hand-off: chosen by workers/handoff-bench.ts (see docs/multicore.md). */
 export const DEFAULT_HANDOFF: HandoffMode = 'shared';
@@ -104,19 +105,7 @@ export function workerScript(name: string, base: string = import.meta.url): URL 
   return new URL(`../dist/workers/${name}.js`, base);
 }
 
-function count(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(`options.${name} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
 
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new InvalidArgumentError(`options.${name} must be a boolean, got ${JSON.stringify(value)}`);
-  return value;
-}
 
 /**
  * The `inner` transport (`'tcp'` or `'unix'`) with channels on channel workers; see
