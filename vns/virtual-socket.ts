@@ -4,14 +4,15 @@
  * numbers, credit flow control enforced at the sender, FIN/RST semantics like TCP.
  * @packageDocumentation
  */
-import { Duplex } from 'node:stream';
 import { ErrorCode, SocketError, type NetChannelError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, ResetReason, type Frame } from '../netdriver/frame.js';
 import { ReorderBuffer } from './reorder-buffer.js';
-import { releaseRetained, retainCopy, type Slab } from './retain-slab.js';
+import { retainCopy, type Slab } from './retain-slab.js';
+import { RetransmitQueue } from './retransmit-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
 import type { LinkedSocket, SocketLink } from './socket-link.js';
+import { SocketSurface } from './socket-surface.js';
 
 /** Default receive window (credit) per socket: 4 MiB. */
 export const DEFAULT_WINDOW = 4 * 1024 * 1024;
@@ -58,7 +59,7 @@ export interface SocketMapping {
 type State = 'connecting' | 'open' | 'closed';
 
 /** A virtual socket: one reliable byte stream between two stacks. */
-export class VirtualSocket extends Duplex implements LinkedSocket {
+export class VirtualSocket extends SocketSurface implements LinkedSocket {
   /** Class of the socket (latency or throughput). */
   readonly appClass: AppClass;
   /** Local virtual port. */
@@ -90,14 +91,9 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   private finSent = false;
   private finAcked = false;
   /** Sent DATA frames not yet acknowledged (kept for retransmission after a channel failure). */
-  private unacked: Frame[] = [];
-  /** Slab of each retained frame in `unacked` (null: own buffer). */
-  private unackedSlabs: Array<Slab | null> = [];
+  private readonly retx = new RetransmitQueue();
   /** Slab of the payload `takeTx` just returned. */
   private takenSlab: Slab | null = null;
-  private unackedHead = 0;
-  /** Next index in `unacked` to re-send; `unacked.length` when nothing is pending. */
-  private resendIdx = 0;
   private resendControl = false;
   private lingering = false;
   /** Times the sender ran out of credit (flow-control stalls). */
@@ -120,8 +116,6 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   private lastConsumed = 0;
   private stalledTicks = 0;
 
-  private idleTimer: NodeJS.Timeout | null = null;
-  private idleMs = 0;
 
   /** @internal Sockets are created by a stack's `connect` or a server. */
   constructor(init: VirtualSocketInit) {
@@ -154,29 +148,12 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   // ---- net.Socket-like surface -------------------------------------------------
 
   /** True until the handshake completes. */
-  get connecting(): boolean {
+  override get connecting(): boolean {
     return this.state === 'connecting';
-  }
-  /** Same as {@link connecting} (net.Socket compatibility). */
-  get pending(): boolean {
-    return this.state === 'connecting';
-  }
-  /** `'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed'`, as on net.Socket. */
-  get readyState(): string {
-    if (this.state === 'connecting') return 'opening';
-    if (this.destroyed) return 'closed';
-    if (this.readable && this.writable) return 'open';
-    if (this.readable) return 'readOnly';
-    if (this.writable) return 'writeOnly';
-    return 'closed';
   }
   /** Address the peer stack was reached at, e.g. `tcp://127.0.0.1:7000`. */
   get remoteAddress(): string {
     return this.link.remoteAddress;
-  }
-  /** Always `'netchannel'`. */
-  get remoteFamily(): string {
-    return 'netchannel';
   }
   /** Host id of the peer stack. */
   get remoteHostId(): string {
@@ -197,43 +174,6 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   /** `{ address, port, family }` of the local end, like net.Socket#address(). */
   address(): { address: string; port: number; family: string } {
     return { address: this.link.localHostId, port: this.localPort, family: 'netchannel' };
-  }
-  /** Accepted for net.Socket compatibility; channels already disable Nagle. */
-  setNoDelay(_noDelay?: boolean): this {
-    return this;
-  }
-  /** Accepted for net.Socket compatibility; channels carry their own liveness. */
-  setKeepAlive(_enable?: boolean, _delay?: number): this {
-    return this;
-  }
-  /** No-op: a virtual socket holds no handle of its own (channels do). */
-  ref(): this {
-    return this;
-  }
-  /** No-op: a virtual socket holds no handle of its own (channels do). */
-  unref(): this {
-    return this;
-  }
-  /**
-   * Emits `'timeout'` after `ms` of inactivity (no bytes either way), like
-   * net.Socket; `0` disables. The socket is not closed automatically.
-   */
-  setTimeout(ms: number, callback?: () => void): this {
-    if (callback) (ms === 0 ? this.off('timeout', callback) : this.once('timeout', callback));
-    this.idleMs = ms;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-    if (ms > 0 && !this.destroyed) {
-      this.idleTimer = setTimeout(() => this.emit('timeout'), ms);
-      this.idleTimer.unref();
-    }
-    return this;
-  }
-  /** Ends the socket and destroys it once the FIN is sent (net.Socket compatibility). */
-  destroySoon(): void {
-    if (this.writable) this.end();
-    if (this.writableFinished) this.destroy();
-    else this.once('finish', () => this.destroy());
   }
 
   // ---- Duplex hooks ------------------------------------------------------------
@@ -275,8 +215,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     const wasOpen = this.state !== 'closed';
     this.state = 'closed';
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    this.stopIdleTimer();
     // Like TCP: once our FIN is out, closing sends no RST (it could overtake data on
     // another channel); later data from the peer is answered by the session's RST.
     const reset = wasOpen && !this.finSent && !this.resetByPeer;
@@ -355,12 +294,12 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
 
   /** True when every byte sent (and the FIN, if sent) is acknowledged. */
   private get allAcked(): boolean {
-    return this.unackedHead === this.unacked.length && (!this.finSent || this.finAcked);
+    return this.retx.empty && (!this.finSent || this.finAcked);
   }
 
   /** @internal Sends as much queued data as credit and channels allow. */
   pump(): void {
-    if ((this.resendIdx < this.unacked.length || this.resendControl) && !this.resend()) return;
+    if ((this.retx.resendPending || this.resendControl) && !this.resend()) return;
     if (this.state !== 'open') return;
     while (this.txBytes > 0) {
       const credit = seqDiff(this.sndGrant, this.sndNxt);
@@ -374,9 +313,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
       const payload = this.takeTx(n);
       const frame: Frame = { type: FrameType.DATA, flags: 0, src: this.localPort, dst: this.remotePort, seq: this.sndNxt, ack: 0, payload };
       ch.channel.enqueue(frame);
-      this.unacked.push(frame);
-      this.unackedSlabs.push(this.takenSlab);
-      this.resendIdx = this.unacked.length;
+      this.retx.push(frame, this.takenSlab);
       this.sndNxt = seqAdd(this.sndNxt, n);
       this.sent += n;
     }
@@ -549,22 +486,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
 
   /** Drops acknowledged frames; `finSeen` also acknowledges the FIN. */
   private onAck(ack: number, finSeen: boolean): void {
-    const q = this.unacked;
-    let h = this.unackedHead;
-    while (h < q.length && seqDiff(seqAdd(q[h]!.seq, q[h]!.payload.length), ack) <= 0) {
-      releaseRetained(this.unackedSlabs[h]!);
-      h++;
-    }
-    if (h !== this.unackedHead) {
-      this.unackedHead = h;
-      if (this.resendIdx < h) this.resendIdx = h;
-      if (h > 64 && h * 2 > q.length) {
-        this.unacked = q.slice(h);
-        this.unackedSlabs = this.unackedSlabs.slice(h);
-        this.resendIdx -= h;
-        this.unackedHead = 0;
-      }
-    }
+    this.retx.ack(ack);
     if (finSeen && this.finSent && seqDiff(ack, this.sndNxt) === 0) this.finAcked = true;
     if (this.lingering && this.allAcked) {
       this.lingering = false;
@@ -573,11 +495,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
   }
 
   private dropUnacked(): void {
-    for (let i = this.unackedHead; i < this.unackedSlabs.length; i++) releaseRetained(this.unackedSlabs[i]!);
-    this.unackedSlabs = [];
-    this.unacked = [];
-    this.unackedHead = 0;
-    this.resendIdx = 0;
+    this.retx.clear();
     this.resendControl = false;
   }
 
@@ -588,7 +506,7 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
    */
   retransmit(): void {
     if (this.destroyed && !this.lingering) return;
-    this.resendIdx = this.unackedHead;
+    this.retx.rewind();
     this.resendControl = true;
     this.pump();
   }
@@ -603,13 +521,11 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
         else this.maybeGrant(true);
       }
     }
-    const q = this.unacked;
-    while (this.resendIdx < q.length) {
-      const f = q[this.resendIdx]!;
+    for (let f = this.retx.peekResend(); f !== undefined; f = this.retx.peekResend()) {
       const ch = this.link.select(this, f.payload.length);
       if (ch === undefined) return false;
       ch.channel.enqueue(f);
-      this.resendIdx++;
+      this.retx.resent();
     }
     if (this.finSent && !this.finAcked) this.link.control(this.appClass, controlFrame(FrameType.FIN, this.localPort, this.remotePort, this.sndNxt));
     return true;
@@ -664,9 +580,6 @@ export class VirtualSocket extends Duplex implements LinkedSocket {
     this.destroy(new SocketError(ErrorCode.PROTOCOL, message));
   }
 
-  private touch(): void {
-    if (this.idleTimer && this.idleMs > 0) this.idleTimer.refresh();
-  }
 
   /** @internal SYNC frame for this socket (connect side). */
   syncFrame(): Frame {

@@ -1,0 +1,80 @@
+/**
+ * The sender's retransmission queue: DATA frames sent and not yet acknowledged, in
+ * sequence order, each with the slab its retained copy lives in. After a channel
+ * failure the whole queue is re-sent from the oldest unacknowledged frame.
+ * @packageDocumentation
+ */
+import type { Frame } from '../netdriver/frame.js';
+import { releaseRetained, type Slab } from './retain-slab.js';
+import { seqAdd, seqDiff } from './seq.js';
+
+/** Unacknowledged frames of one virtual socket. */
+export class RetransmitQueue {
+  private frames: Frame[] = [];
+  private slabs: Array<Slab | null> = [];
+  /** Index of the oldest unacknowledged frame. */
+  private head = 0;
+  /** Index of the next frame to re-send; `frames.length` when nothing is pending. */
+  private next = 0;
+
+  /** True when every frame sent is acknowledged. */
+  get empty(): boolean {
+    return this.head === this.frames.length;
+  }
+
+  /** True while frames wait to be re-sent. */
+  get resendPending(): boolean {
+    return this.next < this.frames.length;
+  }
+
+  /** Records a frame just sent (its payload copy lives in `slab`, or its own buffer). */
+  push(frame: Frame, slab: Slab | null): void {
+    this.frames.push(frame);
+    this.slabs.push(slab);
+    this.next = this.frames.length;
+  }
+
+  /** Drops every frame that ends at or before `ack` (cumulative acknowledgement). */
+  ack(ack: number): void {
+    const q = this.frames;
+    let h = this.head;
+    while (h < q.length && seqDiff(seqAdd(q[h]!.seq, q[h]!.payload.length), ack) <= 0) {
+      releaseRetained(this.slabs[h]!);
+      h++;
+    }
+    if (h === this.head) return;
+    this.head = h;
+    if (this.next < h) this.next = h;
+    if (h > 64 && h * 2 > q.length) {
+      // Compact once most of the array is acknowledged.
+      this.frames = q.slice(h);
+      this.slabs = this.slabs.slice(h);
+      this.next -= h;
+      this.head = 0;
+    }
+  }
+
+  /** Schedules every unacknowledged frame for re-sending. */
+  rewind(): void {
+    this.next = this.head;
+  }
+
+  /** The next frame to re-send, if any (call {@link resent} once it is on a channel). */
+  peekResend(): Frame | undefined {
+    return this.next < this.frames.length ? this.frames[this.next] : undefined;
+  }
+
+  /** The frame from {@link peekResend} was re-sent. */
+  resent(): void {
+    this.next++;
+  }
+
+  /** Forgets everything (the socket is gone or reset). */
+  clear(): void {
+    for (let i = this.head; i < this.slabs.length; i++) releaseRetained(this.slabs[i]!);
+    this.frames = [];
+    this.slabs = [];
+    this.head = 0;
+    this.next = 0;
+  }
+}
