@@ -1,8 +1,8 @@
 /**
  * Metrics overhead: single-socket bulk throughput with metrics on (registry populated,
- * `/metrics` scraped every 100 ms on both sides) against metrics off, client and server
+ * `/metrics` scraped every `--scrape-ms` on both sides) against metrics off, client and server
  * in separate processes, interleaved runs, medians.
- *   node dist/bench/metrics-overhead.js [--mib 512] [--runs 7]
+ *   node dist/bench/metrics-overhead.js [--mib 512] [--runs 7] [--scrape-ms 100]
  * @packageDocumentation
  */
 import http from 'node:http';
@@ -12,14 +12,17 @@ import { createStack, type Stack, type VirtualSocket } from '../index.js';
 import { ForkedChild } from './lib/child.js';
 import { summarize } from './lib/stats.js';
 
-const { values } = parseArgs({ options: { role: { type: 'string' }, mib: { type: 'string', default: '512' }, runs: { type: 'string', default: '7' }, metrics: { type: 'string' }, address: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { role: { type: 'string' }, mib: { type: 'string', default: '512' }, runs: { type: 'string', default: '7' }, metrics: { type: 'string' }, address: { type: 'string' }, 'scrape-ms': { type: 'string', default: '100' } },
+});
+const SCRAPE_MS = Number(values['scrape-ms']);
 
 /** Scrapes `url` every 100 ms until stopped; returns the stop function. */
 function scrapeLoop(url: string): () => void {
   let on = true;
   const tick = (): void => {
     if (!on) return;
-    http.get(url, (res) => res.resume().on('end', () => setTimeout(tick, 100))).on('error', () => {});
+    http.get(url, (res) => res.resume().on('end', () => setTimeout(tick, SCRAPE_MS))).on('error', () => {});
   };
   tick();
   return () => (on = false);
@@ -64,9 +67,9 @@ if (values.role === 'server') {
   const runs = Number(values.runs);
   const results: Record<'on' | 'off', number[]> = { on: [], off: [] };
   const once = async (metrics: 'on' | 'off'): Promise<number> => {
-    const server = new ForkedChild('server', self, ['--role', 'server', '--metrics', metrics]);
+    const server = new ForkedChild('server', self, ['--role', 'server', '--metrics', metrics, '--scrape-ms', String(SCRAPE_MS)]);
     const { address } = await server.expect<{ type: 'ready'; address: string }>('ready');
-    const client = new ForkedChild('client', self, ['--role', 'client', '--metrics', metrics, '--address', address, '--mib', String(values.mib)]);
+    const client = new ForkedChild('client', self, ['--role', 'client', '--metrics', metrics, '--address', address, '--mib', String(values.mib), '--scrape-ms', String(SCRAPE_MS)]);
     const { mbps } = await client.expect<{ type: 'done'; mbps: number }>('done');
     server.send({ type: 'exit' });
     await Promise.all([client.shutdown(), server.shutdown()]);
@@ -79,6 +82,6 @@ if (values.role === 'server') {
   const on = summarize(results.on);
   const off = summarize(results.off);
   console.log(`metrics off: median ${off.median.toFixed(0)} MB/s [${off.min.toFixed(0)}–${off.max.toFixed(0)}]`);
-  console.log(`metrics on (scraped every 100 ms): median ${on.median.toFixed(0)} MB/s [${on.min.toFixed(0)}–${on.max.toFixed(0)}]`);
+  console.log(`metrics on (scraped every ${SCRAPE_MS} ms): median ${on.median.toFixed(0)} MB/s [${on.min.toFixed(0)}–${on.max.toFixed(0)}]`);
   console.log(`metrics: on/off throughput = ${(on.median / off.median).toFixed(3)} (goal >= 0.97)`);
 }
