@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStack, type Stack, type StackOptions } from '../index.js';
+import { createStack, type Stack, type StackOptions, type VirtualSocket } from '../index.js';
 import { MemoryNetwork, memory } from '../transports/memory/index.js';
 import { tcp } from '../transports/tcp/index.js';
 import { unix } from '../transports/unix/index.js';
@@ -148,4 +148,32 @@ export function hashSink(sock: NodeJS.ReadableStream & NodeJS.EventEmitter): Pro
     sock.on('error', reject);
     sock.on('end', () => resolve({ hash: h.digest('hex'), bytes }));
   });
+}
+
+/** Resolves when `pred()` holds, checking every 5 ms; rejects after `ms`. */
+export async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
+  await within(
+    (async () => {
+      while (!pred()) await new Promise((r) => setTimeout(r, 5));
+    })(),
+    ms,
+    what,
+  );
+}
+
+/** Accepts `n` sockets on `port` (connected with `connect`, default a plain connect) in order. */
+export async function acceptN(
+  p: StackPair,
+  port: number,
+  n: number,
+  connect: () => Promise<VirtualSocket> = () => p.client.connect(p.address, port),
+): Promise<Array<{ client: VirtualSocket; server: VirtualSocket }>> {
+  const server = await p.server.listen(port);
+  const out: Array<{ client: VirtualSocket; server: VirtualSocket }> = [];
+  for (let i = 0; i < n; i++) {
+    const accepted = event<[VirtualSocket]>(server, 'connection');
+    const client = await connect();
+    out.push({ client, server: (await accepted)[0] });
+  }
+  return out;
 }

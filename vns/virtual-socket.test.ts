@@ -95,7 +95,8 @@ describe('VirtualSocket behaves like net.Socket', () => {
 
   it('write() returns false and then drain when the reader does not read (credit flow control)', async () => {
     const window = 64 * 1024;
-    pair = await stackPair('tcp', { window, channels: { throughput: 2, latency: 0 } });
+    // HoL handling off: this checks plain credit, which must hold exactly one window.
+    pair = await stackPair('tcp', { window, channels: { throughput: 2, latency: 0 }, scheduler: { holExpansion: 0 } });
     const { client, server } = await connected(pair);
     server.pause();
     const block = Buffer.alloc(16 * 1024, 1);
