@@ -11,6 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { killOnInterrupt } from './lib/child.js';
 import { machineInfo, machineLine } from './lib/machine.js';
 import { renderTable } from './lib/stats.js';
 import { renderMarkdown } from './report/markdown.js';
@@ -88,10 +89,7 @@ async function main(argv: string[]): Promise<number> {
   const runs = o.runs ?? (profile === 'full' ? 5 : profile === 'quick' ? 3 : 1);
   const t0 = performance.now();
 
-  process.once('SIGINT', () => {
-    killChildren();
-    process.exit(130);
-  });
+  killOnInterrupt(killChildren);
   const machine = await machineInfo(profile === 'tiny' ? 200 : 1000);
   console.log(`netchannel bench: ${scenarios.map((s) => s.name).join(', ')}; profile ${profile}, ${warmups} warm-up + ${runs} runs per case`);
   console.log(machineLine(machine));

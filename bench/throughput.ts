@@ -13,7 +13,8 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ForkedChild } from './lib/child.js';
+import { ForkedChild, killOnInterrupt } from './lib/child.js';
+import { deadline, DeadlineError } from './lib/deadline.js';
 import { parseArgs, USAGE, type ThroughputArgs } from './throughput/args.js';
 import { caseLabel, type CaseSpec, type ClientDoneMsg, type ReadyMsg, type RunMsg, type ServeMsg, type ServerDoneMsg } from './throughput/protocol.js';
 import { progressLine, summaryText, type RunRecord } from './throughput/report.js';
@@ -31,16 +32,13 @@ async function runOnce(server: ForkedChild, client: ForkedChild, spec: CaseSpec,
   return { round, warmup: round === 0, case: caseLabel(spec), bytes: args.bytes, wallNs: c.wallNs, clientCpuUs: c.cpuUs, serverCpuUs: s.cpuUs, serverWallNs: s.wallNs, hostBusyCores: (c.hostBusyMs * 1e6) / c.wallNs, creditStalls: c.creditStalls };
 }
 
-/** Rejects after `ms` unless `p` settles first; calls `onTimeout` on expiry. */
-function deadline<T>(p: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout();
-      reject(new Error(`${what} timed out after ${ms / 1000} s; server and client children killed`));
-    }, ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+/** {@link deadline} with this benchmark's timeout message. */
+async function timed<T>(p: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
+  try {
+    return await deadline(p, ms, what, onTimeout);
+  } catch (err) {
+    throw err instanceof DeadlineError ? new Error(`${what} timed out after ${ms / 1000} s; server and client children killed`) : err;
+  }
 }
 
 async function orchestrate(args: ThroughputArgs): Promise<void> {
@@ -52,10 +50,7 @@ async function orchestrate(args: ThroughputArgs): Promise<void> {
     server.kill();
     client.kill();
   };
-  process.once('SIGINT', () => {
-    killAll();
-    process.exit(130);
-  });
+  killOnInterrupt(killAll);
   const raw: CaseSpec[] = args.noRaw ? [] : [{ kind: 'net' }];
   const cases: CaseSpec[] = [...raw, ...args.channels.map((n): CaseSpec => ({ kind: 'netchannel', channels: n }))];
   const labels = cases.map(caseLabel);
@@ -68,7 +63,7 @@ async function orchestrate(args: ThroughputArgs): Promise<void> {
       for (let k = 0; k < cases.length; k++) {
         const spec = cases[(round + k) % cases.length]!;
         const what = `round ${round} (${caseLabel(spec)})`;
-        const r = await deadline(runOnce(server, client, spec, args, round), args.timeoutMs, what, killAll);
+        const r = await timed(runOnce(server, client, spec, args, round), args.timeoutMs, what, killAll);
         records.push(r);
         console.log(progressLine(r));
       }

@@ -128,3 +128,11 @@ export function serveParent(handler: (msg: Message, send: SendFn) => Promise<voi
   });
   process.on('disconnect', () => process.exit(1));
 }
+
+/** On Ctrl-C: calls `kill` (to stop the children) and exits with status 130. */
+export function killOnInterrupt(kill: () => void): void {
+  process.once('SIGINT', () => {
+    kill();
+    process.exit(130);
+  });
+}

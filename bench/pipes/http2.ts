@@ -10,6 +10,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
+import { closeServer, listenLoopback, track } from '../lib/loopback.js';
 import { duplexPipe, type Dialer, type Listener, type Pipe } from './pipe.js';
 
 const STREAM_WINDOW = 4 * 1024 * 1024;
@@ -22,8 +23,7 @@ export async function listenHttp2(onPipe: (p: Pipe) => void): Promise<Listener> 
   const server = http2.createServer({ settings: SETTINGS });
   server.on('connection', (s: net.Socket) => s.setNoDelay(true));
   server.on('session', (s) => {
-    sessions.add(s);
-    s.once('close', () => sessions.delete(s));
+    track(sessions, s);
     s.on('error', () => {});
     s.setLocalWindowSize(SESSION_WINDOW);
   });
@@ -32,16 +32,10 @@ export async function listenHttp2(onPipe: (p: Pipe) => void): Promise<Listener> 
     stream.once('end', () => stream.end()); // half-close like a socket without allowHalfOpen
     onPipe(duplexPipe(stream));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
+  const port = await listenLoopback(server);
   return {
     target: { kind: 'http2', port },
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sessions) s.destroy();
-      await closed;
-    },
+    close: () => closeServer(server, sessions, (s) => s.destroy()),
   };
 }
 

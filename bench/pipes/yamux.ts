@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import '../lib/polyfill.js';
-import net from 'node:net';
+import type net from 'node:net';
 import { once } from 'node:events';
 import { yamux } from '@libp2p/yamux';
 import { AbstractMultiaddrConnection, type SendResult } from '@libp2p/utils';
@@ -14,6 +14,7 @@ import { defaultLogger } from '@libp2p/logger';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Stream, StreamMuxer } from '@libp2p/interface';
 import type { Uint8ArrayList } from 'uint8arraylist';
+import { connectTcp, listenTcp } from '../lib/loopback.js';
 import type { Dialer, Listener, Pipe } from './pipe.js';
 
 /** A net.Socket as a libp2p multiaddr connection. */
@@ -110,29 +111,16 @@ function streamPipe(s: Stream): Pipe {
 
 /** Listens on 127.0.0.1; one muxer per connection, every inbound stream a pipe. */
 export async function listenYamux(onPipe: (p: Pipe) => void): Promise<Listener> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    muxer(socket, 'inbound').addEventListener('stream', (e) => onPipe(streamPipe(e.detail)));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
+  const server = await listenTcp((socket) => muxer(socket, 'inbound').addEventListener('stream', (e) => onPipe(streamPipe(e.detail))));
   return {
-    target: { kind: 'yamux', port },
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      await closed;
-    },
+    target: { kind: 'yamux', port: server.port },
+    close: () => server.close((s) => s.destroy()),
   };
 }
 
 /** One TCP connection and muxer; each pipe a new outbound stream. */
 export async function dialYamux(port: number): Promise<Dialer> {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  await once(socket, 'connect');
+  const socket = await connectTcp(port);
   const m = muxer(socket, 'outbound');
   return {
     open: async () => streamPipe(await m.createStream()),

@@ -5,7 +5,7 @@
  */
 import type { Chart } from '../report/svg.js';
 import { streamClient, streamServer, type StreamParams } from './stream.js';
-import { compassLine, computeMedians, CPU_METRICS, cpuSeconds, med, ratio, ratioLine, tableOf, type Metric } from './summary.js';
+import { compassLine, CPU_METRICS, cpuSeconds, med, ratio, ratiosAgainst, summaryOf, type Metric } from './summary.js';
 import { barPanel } from './charts.js';
 import type { CaseDef, Profile, Scenario } from './types.js';
 
@@ -40,12 +40,9 @@ export const bulk: Scenario = {
   server: streamServer,
   client: streamClient,
   report(records, cases) {
-    const m = computeMedians(records, cases, TRANSFER_METRICS);
-    const { header, rows } = tableOf(records, cases, TRANSFER_METRICS, m);
+    const { m, header, rows } = summaryOf(records, cases, TRANSFER_METRICS);
     const nc = 'netchannel 4ch';
-    const ratios = cases
-      .filter((c) => c.label !== 'raw net')
-      .map((c) => `${ratioLine(`${c.label} / raw net throughput`, ratio(med(m, c.label, 'gbit'), med(m, 'raw net', 'gbit')))}; ${ratioLine('per CPU-s', ratio(med(m, c.label, 'mbcpu'), med(m, 'raw net', 'mbcpu')))}`);
+    const ratios = ratiosAgainst(cases, m, 'raw net', 'throughput', 'gbit', 'per CPU-s', 'mbcpu');
     const g = (l: string): number | null => med(m, l, 'gbit');
     const chart: Chart = {
       title: 'bulk: one socket, 1 MiB writes',

@@ -13,7 +13,7 @@ import { settledMemory, type MemoryFigures } from '../lib/memory.js';
 import { closeStack, stackOptions, VPORT } from '../pipes/netchannel.js';
 import type { Chart } from '../report/svg.js';
 import { groupedPanel } from './charts.js';
-import { compassLine, computeMedians, med, tableOf, type Metric } from './summary.js';
+import { compassLine, med, summaryOf, type Metric } from './summary.js';
 import type { CaseDef, ClientSide, Json, Profile, Scenario, ServerSide } from './types.js';
 
 const NC_COUNT: Record<Profile, number> = { full: 100_000, quick: 10_000, tiny: 1_000 };
@@ -152,8 +152,7 @@ export const idleMemory: Scenario = {
   server,
   client,
   report(records, cases) {
-    const m = computeMedians(records, cases, METRICS);
-    const { header, rows } = tableOf(records, cases, METRICS, m);
+    const { m, header, rows } = summaryOf(records, cases, METRICS);
     const s = med(m, 'netchannel', 'server');
     const c = med(m, 'netchannel', 'client');
     const worst = s === null || c === null ? null : Math.max(s, c);

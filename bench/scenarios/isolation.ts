@@ -10,7 +10,7 @@ import { dial, listen, type KindSpec, type Pipe, type Target } from '../pipes/in
 import type { Chart } from '../report/svg.js';
 import { barPanel, groupedPanel } from './charts.js';
 import { responder, routeByTag, TAG } from './handlers.js';
-import { compassLine, computeMedians, CPU_METRICS, med, ratio, ratioLine, tableOf, type Metric } from './summary.js';
+import { compassLine, CPU_METRICS, med, ratio, ratioLine, summaryOf, type Metric } from './summary.js';
 import type { CaseDef, ClientSide, Json, Profile, Scenario, ServerSide } from './types.js';
 
 const SIZE = 4096;
@@ -133,8 +133,7 @@ export const isolation: Scenario = {
   server,
   client,
   report(records, cases) {
-    const m = computeMedians(records, cases, METRICS);
-    const { header, rows } = tableOf(records, cases, METRICS, m);
+    const { m, header, rows } = summaryOf(records, cases, METRICS);
     const ratios = KINDS.map(([l]) => `${ratioLine(`${l}: p99 loaded / unloaded`, ratio(med(m, l, 'p99'), med(m, l + UNLOADED, 'p99')))}; ${ratioLine('p99.9', ratio(med(m, l, 'p999'), med(m, l + UNLOADED, 'p999')))}`);
     const labels = KINDS.map(([l]) => l);
     const chart: Chart = {

@@ -11,7 +11,7 @@ import { LatencyRecorder } from '../lib/histogram.js';
 import { closeStack, stackOptions, VPORT } from '../pipes/netchannel.js';
 import type { Chart } from '../report/svg.js';
 import { groupedPanel } from './charts.js';
-import { compassLine, computeMedians, CPU_METRICS, cpuSeconds, med, ratio, ratioLine, tableOf, type Metric } from './summary.js';
+import { compassLine, CPU_METRICS, cpuSeconds, med, ratio, ratioLine, summaryOf, type Metric } from './summary.js';
 import type { CaseDef, ClientSide, Json, Profile, Scenario, ServerSide } from './types.js';
 
 const DURATION: Record<Profile, number> = { full: 1500, quick: 500, tiny: 150 };
@@ -116,8 +116,7 @@ export const openClose: Scenario = {
   server,
   client,
   report(records, cases) {
-    const m = computeMedians(records, cases, METRICS);
-    const { header, rows } = tableOf(records, cases, METRICS, m);
+    const { m, header, rows } = summaryOf(records, cases, METRICS);
     const conc = `${CONCURRENCY} concurrent`;
     const r = (mode: string): number | null => ratio(med(m, `netchannel ${mode}`, 'rate'), med(m, `TCP ${mode}`, 'rate'));
     const chart: Chart = {

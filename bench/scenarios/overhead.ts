@@ -8,7 +8,7 @@ import type { Chart } from '../report/svg.js';
 import { TRANSFER_METRICS } from './bulk.js';
 import { barPanel } from './charts.js';
 import { streamClient, streamServer } from './stream.js';
-import { compassLine, computeMedians, med, ratio, ratioLine, tableOf } from './summary.js';
+import { compassLine, med, ratio, ratioLine, summaryOf } from './summary.js';
 import type { KindSpec } from '../pipes/index.js';
 import type { Profile, Scenario } from './types.js';
 
@@ -32,8 +32,7 @@ export const overhead: Scenario = {
   server: streamServer,
   client: streamClient,
   report(records, cases) {
-    const m = computeMedians(records, cases, TRANSFER_METRICS);
-    const { header, rows } = tableOf(records, cases, TRANSFER_METRICS, m);
+    const { m, header, rows } = summaryOf(records, cases, TRANSFER_METRICS);
     const perCpu = ratio(med(m, 'netchannel 1ch', 'mbcpu'), med(m, 'raw net', 'mbcpu'));
     const chart: Chart = {
       title: 'overhead: netchannel on one inline channel vs raw net, 64 KiB writes',

@@ -10,7 +10,7 @@ import { LatencyRecorder } from '../lib/histogram.js';
 import type { Chart } from '../report/svg.js';
 import { barPanel } from './charts.js';
 import { responder } from './handlers.js';
-import { compassLine, computeMedians, CPU_METRICS, cpuSeconds, med, ratio, ratioLine, tableOf, type Metric } from './summary.js';
+import { compassLine, CPU_METRICS, cpuSeconds, med, ratio, ratiosAgainst, summaryOf, type Metric } from './summary.js';
 import type { CaseDef, ClientSide, Json, Profile, Scenario, ServerSide } from './types.js';
 
 const SIZE = 4096;
@@ -152,12 +152,9 @@ export const rpc: Scenario = {
   server,
   client,
   report(records, cases) {
-    const m = computeMedians(records, cases, METRICS);
-    const { header, rows } = tableOf(records, cases, METRICS, m);
+    const { m, header, rows } = summaryOf(records, cases, METRICS);
     const nc = 'netchannel 4ch';
-    const ratios = cases
-      .filter((c) => c.label !== 'raw net')
-      .map((c) => `${ratioLine(`${c.label} / raw net ops/s`, ratio(med(m, c.label, 'kops'), med(m, 'raw net', 'kops')))}; ${ratioLine('ops per CPU-s', ratio(med(m, c.label, 'opscpu'), med(m, 'raw net', 'opscpu')))}`);
+    const ratios = ratiosAgainst(cases, m, 'raw net', 'ops/s', 'kops', 'ops per CPU-s', 'opscpu');
     const chart: Chart = {
       title: `rpc: 4 KB request / 4 KB response, ${CONNS * DEPTH} in flight`,
       subtitle: 'bars = median, whiskers = min–max; http2 = one stream per request',

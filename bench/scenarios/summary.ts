@@ -83,3 +83,20 @@ export function compassLine(name: string, value: number | null, direction: '>=' 
   const v = value === null ? 'n/a' : value.toFixed(digits);
   return { text: `${name} = ${v} (goal ${direction} ${goalText})${met ? '' : ' MISSED'}`, value, goal, direction, met };
 }
+
+/** Medians of `metrics` per case plus the table built from them: the start of every scenario report. */
+export function summaryOf(records: readonly RunRecord[], cases: readonly CaseDef[], metrics: readonly Metric[]): { m: Medians; header: string[]; rows: string[][] } {
+  const m = computeMedians(records, cases, metrics);
+  return { m, ...tableOf(records, cases, metrics, m) };
+}
+
+/**
+ * One line per case other than `base`: `<case> / <base> <what> = r; <perCpuWhat> = r`,
+ * comparing the medians of `key` and of `perCpuKey`.
+ */
+export function ratiosAgainst(cases: readonly CaseDef[], m: Medians, base: string, what: string, key: string, perCpuWhat: string, perCpuKey: string): string[] {
+  const r = (label: string, k: string): number | null => ratio(med(m, label, k), med(m, base, k));
+  return cases
+    .filter((c) => c.label !== base)
+    .map((c) => `${ratioLine(`${c.label} / ${base} ${what}`, r(c.label, key))}; ${ratioLine(perCpuWhat, r(c.label, perCpuKey))}`);
+}

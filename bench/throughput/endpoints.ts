@@ -2,10 +2,10 @@
  * The two ends of each case: raw node:net sockets, or netchannel stacks on loopback.
  * @packageDocumentation
  */
-import net from 'node:net';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { createStack } from '../../index.js';
+import { connectTcp, listenTcp } from '../lib/loopback.js';
 import type { CaseSpec, Target } from './protocol.js';
 
 /** Virtual port the netchannel server listens on. */
@@ -32,24 +32,8 @@ export interface ClientEnd {
 /** Listens on 127.0.0.1 (port 0) for `spec`, handing each accepted stream to `onSocket`. */
 export async function listenFor(spec: CaseSpec, onSocket: (s: Duplex) => void): Promise<ServerEnd> {
   if (spec.kind === 'net') {
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((s) => {
-      s.setNoDelay(true);
-      sockets.add(s);
-      s.once('close', () => sockets.delete(s));
-      onSocket(s);
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as net.AddressInfo;
-    return {
-      target: { kind: 'net', port },
-      close: async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const s of sockets) s.end();
-        await closed;
-      },
-    };
+    const server = await listenTcp(onSocket, { noDelay: true });
+    return { target: { kind: 'net', port: server.port }, close: () => server.close((s) => s.end()) };
   }
   const stack = await createStack({ listen: ['tcp://127.0.0.1:0'], channels: { throughput: spec.channels, latency: 0 } });
   const server = await stack.listen(VPORT);
@@ -60,9 +44,7 @@ export async function listenFor(spec: CaseSpec, onSocket: (s: Duplex) => void): 
 /** Connects to `target` for `spec`; resolves once the stream is ready for data. */
 export async function connectTo(spec: CaseSpec, target: Target): Promise<ClientEnd> {
   if (target.kind === 'net') {
-    const socket = net.connect({ host: '127.0.0.1', port: target.port });
-    await once(socket, 'connect');
-    socket.setNoDelay(true);
+    const socket = await connectTcp(target.port, { noDelay: true });
     return {
       socket,
       close: async () => {
