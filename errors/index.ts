@@ -88,10 +88,3 @@ export class ChannelError extends NetChannelError {}
 
 /** A virtual-socket-level failure: refused, reset, peer unreachable, timeout. */
 export class SocketError extends NetChannelError {}
-
-/** Returns `err` when it is already a NetChannelError, otherwise wraps it with `code`. */
-export function asNetChannelError(err: unknown, code: ErrorCodeValue, message: string): NetChannelError {
-  if (err instanceof NetChannelError) return err;
-  const detail = err instanceof Error ? err.message : String(err);
-  return new NetChannelError(code, `${message}: ${detail}`, { cause: err });
-}

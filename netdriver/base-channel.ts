@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { ChannelError, ErrorCode } from '../errors/index.js';
 import type { Channel, ChannelEvents } from './channel.js';
-import { HEADER_SIZE, type Frame } from './frame.js';
+import { frameSize, type Frame } from './frame.js';
 
 /** Default transmit high-water mark: 2 MiB (32 × 62,620 B in the reference module, rounded). */
 export const DEFAULT_TX_HIGH_WATER_MARK = 2 * 1024 * 1024;
@@ -52,6 +52,7 @@ export abstract class BaseChannel extends EventEmitter implements Channel {
   framesReceived = 0;
   rxQueuedBytes = 0;
 
+  private readonly single: Frame[] = [];
   private rxQueue: Frame[] = [];
   private rxHead = 0;
   private rxPaused = false;
@@ -94,9 +95,15 @@ export abstract class BaseChannel extends EventEmitter implements Channel {
     if (this.ended || this.isDestroyed) {
       throw new ChannelError(ErrorCode.CLOSED, `channel ${this.id} to ${this.remoteAddress} is ${this.isDestroyed ? 'destroyed' : 'ended'}`);
     }
-    const list = Array.isArray(frames) ? (frames as readonly Frame[]) : [frames as Frame];
+    let list: readonly Frame[];
+    if (Array.isArray(frames)) list = frames as readonly Frame[];
+    else {
+      // Hot path (one DATA segment per call): reuse one array; no driver keeps it.
+      this.single[0] = frames as Frame;
+      list = this.single;
+    }
     let bytes = 0;
-    for (const f of list) bytes += HEADER_SIZE + f.payload.length;
+    for (const f of list) bytes += frameSize(f);
     this.framesSent += list.length;
     this.bytesSent += bytes;
     this._send(list);
@@ -119,7 +126,7 @@ export abstract class BaseChannel extends EventEmitter implements Channel {
       let taken = 0;
       while (this.rxHead < q.length && taken < maxBytes) {
         const f = q[this.rxHead++]!;
-        taken += HEADER_SIZE + f.payload.length;
+        taken += frameSize(f);
         out.push(f);
       }
       this.rxQueuedBytes -= taken;
@@ -173,7 +180,7 @@ export abstract class BaseChannel extends EventEmitter implements Channel {
     this.framesReceived += frames.length;
     for (const f of frames) {
       this.rxQueue.push(f);
-      this.rxQueuedBytes += HEADER_SIZE + f.payload.length;
+      this.rxQueuedBytes += frameSize(f);
     }
     if (!this.rxPaused && this.rxQueuedBytes >= this.rxHighWaterMark) {
       this.rxPaused = true;

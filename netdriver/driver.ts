@@ -41,6 +41,24 @@ export interface ChannelOptions {
   workerHint?: number | AppClass;
 }
 
+/** The per-channel settings a driver passes on from {@link ChannelOptions} to its channels. */
+export interface ChannelSettings {
+  txHighWaterMark?: number;
+  rxHighWaterMark?: number;
+  maxPayload?: number;
+  splitData: boolean;
+}
+
+/** Picks the channel settings out of dial/listen options (unset ones keep their defaults). */
+export function channelSettings(o: ChannelOptions): ChannelSettings {
+  return {
+    ...(o.txHighWaterMark !== undefined && { txHighWaterMark: o.txHighWaterMark }),
+    ...(o.rxHighWaterMark !== undefined && { rxHighWaterMark: o.rxHighWaterMark }),
+    ...(o.maxPayload !== undefined && { maxPayload: o.maxPayload }),
+    splitData: o.splitData ?? false,
+  };
+}
+
 /** A listening endpoint of a driver. */
 export interface ChannelListener {
   /** The bound address, with the real port when `:0` was asked for. */

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { ChannelError, ErrorCode } from '../errors/index.js';
 import type { Channel } from './channel.js';
-import type { ChannelDriver, ChannelListener, ChannelOptions } from './driver.js';
+import { channelSettings, type ChannelDriver, type ChannelListener, type ChannelOptions } from './driver.js';
 import { StreamChannel, type ByteStream } from './stream-channel.js';
 
 /** How a socket-based driver maps its addresses onto `node:net`. */
@@ -37,10 +37,7 @@ function channelFor(spec: NetSocketDriverSpec, socket: net.Socket, address: stri
     scheme: spec.scheme,
     localAddress: local,
     remoteAddress: remote,
-    ...(options.txHighWaterMark !== undefined && { txHighWaterMark: options.txHighWaterMark }),
-    ...(options.rxHighWaterMark !== undefined && { rxHighWaterMark: options.rxHighWaterMark }),
-    ...(options.maxPayload !== undefined && { maxPayload: options.maxPayload }),
-    splitData: options.splitData ?? false,
+    ...channelSettings(options),
   });
 }
 

@@ -6,7 +6,7 @@
  * event loop for long.
  * @packageDocumentation
  */
-import { HEADER_SIZE, type Frame } from '../netdriver/frame.js';
+import { frameSize, type Frame } from '../netdriver/frame.js';
 
 /** Options of {@link RxPriorityQueue}. */
 export interface RxPriorityOptions {
@@ -77,7 +77,7 @@ export class RxPriorityQueue<C> {
   bulk(frames: Frame[], from: C): void {
     if (frames.length === 0) return;
     let bytes = 0;
-    for (const f of frames) bytes += HEADER_SIZE + f.payload.length;
+    for (const f of frames) bytes += frameSize(f);
     if (this.queue.length === 0 && bytes <= this.immediateBytes) {
       for (const f of frames) this.deliver(f, from);
       return;
@@ -118,7 +118,7 @@ export class RxPriorityQueue<C> {
       }
       while (b.next < b.frames.length && budget > 0) {
         const f = b.frames[b.next++]!;
-        const n = HEADER_SIZE + f.payload.length;
+        const n = frameSize(f);
         this.queuedBytes -= n;
         budget -= n;
         this.deliver(f, b.from);

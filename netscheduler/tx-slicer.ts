@@ -11,8 +11,6 @@ export class TxSlicer {
   private left: number;
   private scheduled = false;
   private readonly waiting = new Set<() => void>();
-  /** Turns in which the budget ran out (for tests and metrics). */
-  exhausted = 0;
 
   constructor(
     /** Throughput bytes allowed per event-loop turn. */
@@ -29,7 +27,6 @@ export class TxSlicer {
       this.scheduled = true;
       setImmediate(this.refill);
     }
-    if (this.left <= 0) this.exhausted++;
     return true;
   }
 

@@ -4,6 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
+import { DEFAULT_RX_HIGH_WATER_MARK, DEFAULT_TX_HIGH_WATER_MARK } from '../netdriver/base-channel.js';
+import { DEFAULT_MAX_PAYLOAD } from '../netdriver/codec.js';
+import { DEFAULT_MAX_SEGMENT, DEFAULT_WINDOW } from '../vns/virtual-socket.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import { isDriverFactory, type DriverFactory } from '../netdriver/driver.js';
@@ -240,9 +243,9 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
   if (typeof hostId !== 'string' || !/^[0-9a-f]{32}$/.test(hostId)) {
     throw new InvalidArgumentError(`options.hostId must be 32 lower-case hex characters, got ${JSON.stringify(o.hostId)}`);
   }
-  const maxFramePayload = int('maxFramePayload', o.maxFramePayload, 1024 * 1024, 1024, 64 * 1024 * 1024);
-  const channelTxHighWaterMark = int('channelTxHighWaterMark', o.channelTxHighWaterMark, 2 * 1024 * 1024, 1024, 128 * 1024 * 1024);
-  const maxSegmentSize = int('maxSegmentSize', o.maxSegmentSize, 64 * 1024, 1, maxFramePayload);
+  const maxFramePayload = int('maxFramePayload', o.maxFramePayload, DEFAULT_MAX_PAYLOAD, 1024, 64 * 1024 * 1024);
+  const channelTxHighWaterMark = int('channelTxHighWaterMark', o.channelTxHighWaterMark, DEFAULT_TX_HIGH_WATER_MARK, 1024, 128 * 1024 * 1024);
+  const maxSegmentSize = int('maxSegmentSize', o.maxSegmentSize, DEFAULT_MAX_SEGMENT, 1, maxFramePayload);
   return {
     listen,
     channels: {
@@ -262,11 +265,11 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     },
     hostId,
     // Window + HoL expansion must stay far below 2^31 for modulo-2^32 sequence arithmetic.
-    window: int('window', o.window, 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    window: int('window', o.window, DEFAULT_WINDOW, 1024, 256 * 1024 * 1024),
     maxSegmentSize,
     maxFramePayload,
     channelTxHighWaterMark,
-    channelRxHighWaterMark: int('channelRxHighWaterMark', o.channelRxHighWaterMark, 4 * 1024 * 1024, 1024, 128 * 1024 * 1024),
+    channelRxHighWaterMark: int('channelRxHighWaterMark', o.channelRxHighWaterMark, DEFAULT_RX_HIGH_WATER_MARK, 1024, 128 * 1024 * 1024),
     allowHalfOpen: o.allowHalfOpen ?? false,
     handshakeTimeout: int('handshakeTimeout', o.handshakeTimeout, 10_000, 1, 3_600_000),
     connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1, 3_600_000),

@@ -324,7 +324,6 @@ export class Stack {
       throw new ChannelError(ErrorCode.HANDSHAKE, `channels to ${address} reached ${hosts.size} different hosts`);
     }
     const session = this.sessionFor(ok[0]!.peer.hostId, address);
-    session.scalable = true;
     session.dialAddress = address;
     for (const r of ok) session.device.add(r.ch, r.appClass, r.index);
     return session;

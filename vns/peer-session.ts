@@ -80,10 +80,13 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   readonly sockets = new Map<number, VirtualSocket>();
   /** Segments that found every channel of their class full, per class, since the last tick. */
   readonly blockedWaits: Record<AppClass, number> = { latency: 0, throughput: 0 };
-  /** True when this stack dialed the peer and may add or remove channels. */
-  scalable = false;
   /** Address the peer was dialed at (for elastic channels), if this stack dialed it. */
   dialAddress: string | undefined;
+
+  /** True when this stack dialed the peer and may add or remove channels. */
+  get scalable(): boolean {
+    return this.dialAddress !== undefined;
+  }
   private readonly blocked = new Set<LinkedSocket>();
   /** Control frames waiting for a channel (none was usable when they were sent). */
   private pendingControl: Array<{ appClass: AppClass; frame: Frame }> = [];
@@ -190,10 +193,10 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       slicer.wait(this.unblockFn);
       return undefined;
     }
-    const mapping = (sock as VirtualSocket).mapping;
+    const pinned = (sock as VirtualSocket).pinnedTo;
     let ch: DeviceChannel | undefined;
-    if (mapping !== null && mapping !== undefined) {
-      ch = this.pinnedChannel(mapping, candidates);
+    if (pinned !== null && pinned !== undefined) {
+      ch = this.pinnedChannel(sock as VirtualSocket, pinned, candidates);
     } else {
       const seg = this.segment;
       seg.bytes = bytes;
@@ -251,11 +254,6 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     const t = setTimeout(() => this.detach(sock), this.ctx.lingerTimeout);
     t.unref();
     this.lingerers.set(sock, t);
-  }
-
-  /** Sockets closed by the application whose data still awaits acknowledgement. */
-  get lingering(): number {
-    return this.lingerers.size;
   }
 
   private flushControl(): void {
@@ -366,11 +364,11 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   }
 
   /** A pinned socket stays on one channel: the least loaded when it was pinned. */
-  private pinnedChannel(mapping: NonNullable<VirtualSocket['mapping']>, candidates: readonly DeviceChannel[]): DeviceChannel | undefined {
-    let ch = candidates.find((c) => c.id === mapping.pinnedChannel);
+  private pinnedChannel(sock: VirtualSocket, pinnedTo: number, candidates: readonly DeviceChannel[]): DeviceChannel | undefined {
+    let ch = candidates.find((c) => c.id === pinnedTo);
     if (!ch) {
       for (const c of candidates) if (!ch || c.txQueuedBytes < ch.txQueuedBytes) ch = c;
-      mapping.pinnedChannel = ch!.id;
+      sock.pinnedTo = ch!.id;
     }
     return ch!.txQueuedBytes < ch!.txHighWaterMark ? ch : undefined;
   }
@@ -411,11 +409,6 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       return;
     }
     this.fail(new SocketError(ErrorCode.PEER_UNREACHABLE, `every channel to ${this.remoteAddress} is closed${err ? `: ${err.message}` : ''}`), err);
-  }
-
-  /** True while the session waits for a channel to come back after losing all. */
-  get reconnecting(): boolean {
-    return this.reconnectTimer !== null;
   }
 
   /** Ends the session at once (stack destroy): no reconnect wait. */

@@ -48,14 +48,6 @@ function deferredGrant(sock: VirtualSocket): void {
   sock.runDeferredGrant();
 }
 
-/** Scheduler-facing state of a socket's mapping. */
-export interface SocketMapping {
-  /** True while the peer reports its reader stalled: stay on one channel. */
-  pinned: boolean;
-  /** The channel id a pinned socket stays on (0 = not chosen yet). */
-  pinnedChannel: number;
-}
-
 type State = 'connecting' | 'open' | 'closed';
 
 /** A virtual socket: one reliable byte stream between two stacks. */
@@ -69,7 +61,11 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   /** @internal Scheduler state. */
   readonly flowState: unknown;
   /** @internal Mapping state read by the session's channel selection. */
-  mapping: SocketMapping | null = null;
+  /**
+   * @internal Set while the peer reports its reader stalled (HoL): the socket stays on
+   * one channel — this channel id, or 0 until the session picks one. Null: not pinned.
+   */
+  pinnedTo: number | null = null;
   /** @internal The session published `socket-opened` for it. */
   announced = false;
 
@@ -352,8 +348,8 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
         break;
       case FrameType.CREDIT: {
         const pinned = (f.flags & FrameFlag.HOL) !== 0;
-        if (pinned !== (this.mapping !== null)) {
-          this.mapping = pinned ? { pinned: true, pinnedChannel: 0 } : null;
+        if (pinned !== (this.pinnedTo !== null)) {
+          this.pinnedTo = pinned ? 0 : null;
           this.link.notify(this, pinned ? 'pinned' : 'shared', 0);
         }
         this.onAck(f.seq, (f.flags & FrameFlag.FIN_SEEN) !== 0);

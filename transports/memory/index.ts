@@ -5,7 +5,7 @@
 import { AddressError, ChannelError, ErrorCode } from '../../errors/index.js';
 import { splitAddress } from '../../netdriver/address.js';
 import type { Channel } from '../../netdriver/channel.js';
-import { defineDriver, type ChannelListener, type ChannelOptions, type DriverFactory } from '../../netdriver/driver.js';
+import { channelSettings, defineDriver, type ChannelListener, type ChannelOptions, type DriverFactory } from '../../netdriver/driver.js';
 import { MemoryChannel } from './memory-channel.js';
 
 export { MemoryChannel } from './memory-channel.js';
@@ -43,12 +43,6 @@ function memoryName(address: string): string {
   return rest;
 }
 
-function opts(o: ChannelOptions): { txHighWaterMark?: number; rxHighWaterMark?: number } {
-  return {
-    ...(o.txHighWaterMark !== undefined && { txHighWaterMark: o.txHighWaterMark }),
-    ...(o.rxHighWaterMark !== undefined && { rxHighWaterMark: o.rxHighWaterMark }),
-  };
-}
 
 /** The memory transport plug-in for `createStack({ transports: [memory()] })`. */
 export function memory(options: MemoryOptions = {}): DriverFactory {
@@ -64,8 +58,8 @@ export function memory(options: MemoryOptions = {}): DriverFactory {
       const listener = network.listeners.get(name);
       if (!listener) throw new ChannelError(ErrorCode.DIAL_FAILED, `cannot dial ${address}: nobody listens on memory name ${JSON.stringify(name)}`);
       const [local, remote] = MemoryChannel.pair(
-        { scheme: 'memory', localAddress: 'memory://(dialer)', remoteAddress: address, ...opts(dialOptions) },
-        { scheme: 'memory', localAddress: address, remoteAddress: 'memory://(dialer)', ...opts(listener.options) },
+        { scheme: 'memory', localAddress: 'memory://(dialer)', remoteAddress: address, ...channelSettings(dialOptions) },
+        { scheme: 'memory', localAddress: address, remoteAddress: 'memory://(dialer)', ...channelSettings(listener.options) },
       );
       listener.onChannel(remote);
       return local;

@@ -5,7 +5,7 @@
  */
 import { ChannelError, ErrorCode } from '../../errors/index.js';
 import { BaseChannel, type BaseChannelOptions } from '../../netdriver/base-channel.js';
-import { HEADER_SIZE, type Frame } from '../../netdriver/frame.js';
+import { frameSize, type Frame } from '../../netdriver/frame.js';
 
 /** One end of an in-memory channel pair. */
 export class MemoryChannel extends BaseChannel {
@@ -37,7 +37,7 @@ export class MemoryChannel extends BaseChannel {
   protected _send(frames: readonly Frame[]): void {
     for (const f of frames) {
       this.outbox.push(f);
-      const n = HEADER_SIZE + f.payload.length;
+      const n = frameSize(f);
       this.outboxBytes += n;
       this.inflight += n;
     }
@@ -73,7 +73,7 @@ export class MemoryChannel extends BaseChannel {
 
   protected override onDequeued(frames: readonly Frame[]): void {
     let n = 0;
-    for (const f of frames) n += HEADER_SIZE + f.payload.length;
+    for (const f of frames) n += frameSize(f);
     this.peer?.acknowledge(n);
   }
 

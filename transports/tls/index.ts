@@ -20,6 +20,7 @@ import net from 'node:net';
 import nodeTls from 'node:tls';
 import { ChannelError, ErrorCode, InvalidArgumentError } from '../../errors/index.js';
 import {
+  channelSettings,
   defineDriver,
   formatHostPort,
   parseHostPort,
@@ -138,10 +139,7 @@ function channelOptions(co: ChannelOptions, local: string, remote: string): Stre
     scheme: 'tls',
     localAddress: local,
     remoteAddress: remote,
-    ...(co.txHighWaterMark !== undefined && { txHighWaterMark: co.txHighWaterMark }),
-    ...(co.rxHighWaterMark !== undefined && { rxHighWaterMark: co.rxHighWaterMark }),
-    ...(co.maxPayload !== undefined && { maxPayload: co.maxPayload }),
-    splitData: co.splitData ?? false,
+    ...channelSettings(co),
   };
 }
 

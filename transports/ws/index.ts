@@ -16,6 +16,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AddressError, ChannelError, ErrorCode, InvalidArgumentError } from '../../errors/index.js';
 import {
+  channelSettings,
   DEFAULT_MAX_PAYLOAD,
   defineDriver,
   formatHostPort,
@@ -153,9 +154,7 @@ function createWsDriver(o: ReturnType<typeof checkOptions>): ChannelDriver {
     localAddress: local,
     remoteAddress: remote,
     compress: o.perMessageDeflate,
-    ...(co.txHighWaterMark !== undefined && { txHighWaterMark: co.txHighWaterMark }),
-    ...(co.rxHighWaterMark !== undefined && { rxHighWaterMark: co.rxHighWaterMark }),
-    ...(co.maxPayload !== undefined && { maxPayload: co.maxPayload }),
+    ...channelSettings(co), // splitData is ignored: a message always holds one whole frame
   });
 
   return {
