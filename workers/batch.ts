@@ -5,12 +5,12 @@
  * @packageDocumentation
  */
 import { encodeHeader, readFrame } from '../netdriver/codec.js';
-import { HEADER_SIZE, type Frame } from '../netdriver/frame.js';
+import { frameSize, HEADER_SIZE, type Frame } from '../netdriver/frame.js';
 
 /** Wire size of `frames` (header + payload each). */
 export function wireBytes(frames: readonly Frame[]): number {
   let n = 0;
-  for (const f of frames) n += HEADER_SIZE + f.payload.length;
+  for (const f of frames) n += frameSize(f);
   return n;
 }
 

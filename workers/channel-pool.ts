@@ -11,10 +11,11 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ChannelError, ErrorCode } from '../errors/index.js';
 import type { AppClass, Channel } from '../netdriver/channel.js';
-import type { ChannelListener, ChannelOptions } from '../netdriver/driver.js';
+import { channelSettings, type ChannelListener, type ChannelOptions } from '../netdriver/driver.js';
 import type { Batch, HandoffMode, MainOp, RingPair, WireChannelOptions, WorkerBoot, WorkerOp, WorkerScheme } from './protocol.js';
 import { ByteRing } from './ring.js';
 import type { RingCopier } from './ring-writer.js';
+import { TurnBatcher } from './turn-batch.js';
 import { SharedChannel, TransferChannel, type WorkerChannel, type WorkerLink } from './worker-channel.js';
 
 /**
@@ -110,10 +111,12 @@ export class ChannelWorkerHandle implements WorkerLink {
   lastElu: EventLoopUtilization | undefined;
   nextCid = 1;
   nextL = 1;
-  private ops: MainOp[] = [];
-  private transfer: ArrayBuffer[] = [];
-  private dirty: WorkerChannel[] = [];
-  private scheduled = false;
+  // Like StreamChannel's cork: everything of this tick leaves in one message.
+  private readonly out = new TurnBatcher<MainOp, WorkerChannel>(
+    (fn) => process.nextTick(fn),
+    (msg, transfer) => this.worker.postMessage(msg, transfer),
+    () => this.state !== 'dead',
+  );
 
   constructor(
     readonly pool: ChannelWorkerPool,
@@ -140,14 +143,11 @@ export class ChannelWorkerHandle implements WorkerLink {
 
   post(op: MainOp, transfer?: ArrayBuffer): void {
     if (this.state === 'dead') return;
-    this.ops.push(op);
-    if (transfer) this.transfer.push(transfer);
-    this.schedule();
+    this.out.push(op, transfer);
   }
 
   markDirty(ch: WorkerChannel): void {
-    this.dirty.push(ch);
-    this.schedule();
+    this.out.markDirty(ch);
   }
 
   detach(ch: WorkerChannel): void {
@@ -157,30 +157,6 @@ export class ChannelWorkerHandle implements WorkerLink {
       this.pool.changed(this);
     }
   }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    // Like StreamChannel's cork: everything of this tick leaves in one message.
-    process.nextTick(this.flush);
-  }
-
-  private readonly flush = (): void => {
-    const dirty = this.dirty;
-    this.dirty = [];
-    for (const ch of dirty) ch.flush();
-    this.scheduled = false;
-    if (this.ops.length === 0 || this.state === 'dead') {
-      this.ops = [];
-      this.transfer = [];
-      return;
-    }
-    const msg: Batch<MainOp> = { ops: this.ops };
-    const transfer = this.transfer;
-    this.ops = [];
-    this.transfer = [];
-    this.worker.postMessage(msg, transfer);
-  };
 }
 
 const FAST_CRASH_MS = 1000;
@@ -510,10 +486,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
       scheme: this.options.scheme,
       localAddress: local,
       remoteAddress: remote,
-      ...(o.txHighWaterMark !== undefined && { txHighWaterMark: o.txHighWaterMark }),
-      ...(o.rxHighWaterMark !== undefined && { rxHighWaterMark: o.rxHighWaterMark }),
-      ...(o.maxPayload !== undefined && { maxPayload: o.maxPayload }),
-      splitData: o.splitData ?? false,
+      ...channelSettings(o),
       rxWindow: this.wire(o).rxWindow,
     };
     const ch = rings ? new SharedChannel(h, c, options, rings, this.options.copier) : new TransferChannel(h, c, options);

@@ -10,52 +10,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { afterClose, boundAddress, connectOptions, endpoints, listenOptions } from './net-spec.js';
 import type { Batch, MainOp, RingPair, WireChannelOptions, WorkerBoot, WorkerOp, WorkerScheme } from './protocol.js';
 import { ByteRing } from './ring.js';
+import { TurnBatcher } from './turn-batch.js';
 import { SharedSocket, TransferSocket, type WorkerOutbox, type WorkerSocket } from './worker-socket.js';
 
 if (!parentPort) throw new Error('channel-worker.js must run as a worker thread (it is started by inWorkers())');
 const port = parentPort;
 const boot = workerData as WorkerBoot;
 
-/** Collects the operations of one turn; posts them in one message from setImmediate. */
-class Outbox implements WorkerOutbox {
-  private ops: WorkerOp[] = [];
-  private transfer: ArrayBuffer[] = [];
-  private dirty: WorkerSocket[] = [];
-  private scheduled = false;
-
-  push(op: WorkerOp, transfer?: ArrayBuffer): void {
-    this.ops.push(op);
-    if (transfer) this.transfer.push(transfer);
-    this.schedule();
-  }
-
-  markDirty(s: WorkerSocket): void {
-    this.dirty.push(s);
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    // After the poll phase: every socket read of this turn lands in one message.
-    setImmediate(this.flush);
-  }
-
-  private readonly flush = (): void => {
-    const dirty = this.dirty;
-    this.dirty = [];
-    for (const s of dirty) s.flush();
-    this.scheduled = false;
-    if (this.ops.length === 0) return;
-    const msg: Batch<WorkerOp> = { ops: this.ops };
-    const transfer = this.transfer;
-    this.ops = [];
-    this.transfer = [];
-    port.postMessage(msg, transfer);
-  };
-}
-
-const out = new Outbox();
+// After the poll phase: every socket read of this turn lands in one message.
+const out: WorkerOutbox = new TurnBatcher<WorkerOp, WorkerSocket>((fn) => setImmediate(fn), (msg, transfer) => port.postMessage(msg, transfer));
 const channels = new Map<number, WorkerSocket>();
 const dialing = new Map<number, net.Socket>();
 const servers = new Map<number, { server: net.Server; scheme: WorkerScheme; address: string }>();

@@ -24,7 +24,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { FrameDecoder } from '../netdriver/codec.js';
-import { FrameType, type Frame } from '../netdriver/frame.js';
+import { FrameType, HEADER_SIZE, type Frame } from '../netdriver/frame.js';
 import { packFrames, parseBatch, wireBytes } from './batch.js';
 import type { HandoffMode } from './protocol.js';
 import { ByteRing } from './ring.js';
@@ -48,6 +48,26 @@ function frame(payload: Buffer, seq: number): Frame {
   return { type: FrameType.DATA, flags: 0, src: 1, dst: 2, seq, ack: 0, payload };
 }
 
+/** Frames still to send: `left` payload bytes, cut into batches of ≤ BATCH wire bytes. */
+class FrameSource {
+  left = 0;
+  private seq = 0;
+  constructor(private readonly payload: Buffer) {}
+
+  /** The next batch of frames and its wire size. */
+  next(): { frames: Frame[]; bytes: number } {
+    const frames: Frame[] = [];
+    let bytes = 0;
+    const size = this.payload.length;
+    while (this.left > 0 && bytes < BATCH) {
+      frames.push(frame(this.payload, this.seq++));
+      bytes += HEADER_SIZE + size;
+      this.left -= size;
+    }
+    return { frames, bytes };
+  }
+}
+
 // ---- worker side -------------------------------------------------------------------
 
 function workerMain(): void {
@@ -57,17 +77,10 @@ function workerMain(): void {
   const post = (m: ToMain, t: ArrayBuffer[] = []): void => port.postMessage(m, t);
   if (boot.mode === 'transfer') {
     let rxInflight = 0;
-    let rxLeft = 0;
-    let seq = 0;
+    const src = new FrameSource(payload);
     const produce = (): void => {
-      while (rxLeft > 0 && rxInflight < WINDOW) {
-        const frames: Frame[] = [];
-        let bytes = 0;
-        while (rxLeft > 0 && bytes < BATCH) {
-          frames.push(frame(payload, seq++));
-          bytes += 24 + boot.size;
-          rxLeft -= boot.size;
-        }
+      while (src.left > 0 && rxInflight < WINDOW) {
+        const { frames, bytes } = src.next();
         const b = packFrames(frames, bytes);
         rxInflight += bytes;
         post({ k: 'rx', b }, [b]);
@@ -78,13 +91,13 @@ function workerMain(): void {
         const frames = parseBatch(m.b); // what a worker does before writing: nothing per byte
         post({ k: 'ack', n: wireBytes(frames) });
       } else if (m.k === 'rxstart') {
-        rxLeft = m.total;
+        src.left = m.total;
         produce();
       } else if (m.k === 'rxack') {
         rxInflight -= m.n;
         produce();
       } else if (m.k === 'ping') {
-        const b = packFrames([frame(payload, 0)], 24 + boot.size);
+        const b = packFrames([frame(payload, 0)], HEADER_SIZE + boot.size);
         post({ k: 'pong', b }, [b]);
       }
     });
@@ -93,8 +106,7 @@ function workerMain(): void {
     const rxRing = new ByteRing(boot.rx!);
     const writer = new RingFrameWriter(rxRing);
     let pos = txRing.head;
-    let rxLeft = 0;
-    let seq = 0;
+    const src = new FrameSource(payload);
     let pingMode = false;
     let pingBytes = 0;
     // tx consumer: release whatever arrives (a real worker writes the views to its socket first).
@@ -105,8 +117,8 @@ function workerMain(): void {
       txRing.release(to);
       if (pingMode && n > 0) {
         pingBytes += n;
-        if (pingBytes >= 24 + boot.size) {
-          pingBytes -= 24 + boot.size;
+        if (pingBytes >= HEADER_SIZE + boot.size) {
+          pingBytes -= HEADER_SIZE + boot.size;
           writer.push([frame(payload, 0)]);
           writer.fill();
           writer.publish();
@@ -116,17 +128,8 @@ function workerMain(): void {
     };
     txRing.when('data', () => txRing.tail !== pos, consume);
     const produce = (): void => {
-      while (rxLeft > 0) {
-        if (writer.drained) {
-          const frames: Frame[] = [];
-          let bytes = 0;
-          while (rxLeft > 0 && bytes < BATCH) {
-            frames.push(frame(payload, seq++));
-            bytes += 24 + boot.size;
-            rxLeft -= boot.size;
-          }
-          writer.push(frames);
-        }
+      while (src.left > 0) {
+        if (writer.drained) writer.push(src.next().frames);
         const done = writer.fill();
         writer.publish();
         if (!done) {
@@ -142,7 +145,7 @@ function workerMain(): void {
     };
     port.on('message', (m: ToWorker) => {
       if (m.k === 'rxstart') {
-        rxLeft = m.total;
+        src.left = m.total;
         produce();
       } else if (m.k === 'ping') {
         pingMode = true;
@@ -200,24 +203,18 @@ async function runOnce(mode: HandoffMode, size: number, total: number, pings: nu
       const elu = performance.eventLoopUtilization();
       const t0 = performance.now();
       await new Promise<void>((resolve) => {
-        let left = total;
-        let seq = 0;
+        const src = new FrameSource(payload);
+        src.left = total;
         if (mode === 'transfer') {
           let inflight = 0;
           const pump = (): void => {
-            while (left > 0 && inflight < WINDOW) {
-              const frames: Frame[] = [];
-              let bytes = 0;
-              while (left > 0 && bytes < BATCH) {
-                frames.push(frame(payload, seq++));
-                bytes += 24 + size;
-                left -= size;
-              }
+            while (src.left > 0 && inflight < WINDOW) {
+              const { frames, bytes } = src.next();
               const b = packFrames(frames, bytes);
               inflight += bytes;
               worker.postMessage({ k: 'tx', b } satisfies ToWorker, [b]);
             }
-            if (left === 0 && inflight === 0) resolve();
+            if (src.left === 0 && inflight === 0) resolve();
           };
           inbox.onOther = (m) => {
             if (m.k === 'ack') inflight -= m.n;
@@ -227,17 +224,8 @@ async function runOnce(mode: HandoffMode, size: number, total: number, pings: nu
         } else {
           const writer = new RingFrameWriter(tx!);
           const pump = (): void => {
-            while (left > 0 || !writer.drained) {
-              if (writer.drained) {
-                const frames: Frame[] = [];
-                let bytes = 0;
-                while (left > 0 && bytes < BATCH) {
-                  frames.push(frame(payload, seq++));
-                  bytes += 24 + size;
-                  left -= size;
-                }
-                writer.push(frames);
-              }
+            while (src.left > 0 || !writer.drained) {
+              if (writer.drained) writer.push(src.next().frames);
               const done = writer.fill();
               writer.publish();
               if (!done) {
@@ -300,7 +288,7 @@ async function runOnce(mode: HandoffMode, size: number, total: number, pings: nu
       if (mode === 'transfer') {
         for (let i = 0; i < pings; i++) {
           const t0 = process.hrtime.bigint();
-          const b = packFrames([frame(payload, i)], 24 + size);
+          const b = packFrames([frame(payload, i)], HEADER_SIZE + size);
           worker.postMessage({ k: 'ping', b } satisfies ToWorker, [b]);
           const m = await inbox.next();
           if (m.k === 'pong' && m.b) parseBatch(m.b);

@@ -145,11 +145,12 @@ export class ByteRing {
   /** Copies `len` bytes at `from` into a new Buffer (the consumer then releases them). */
   copyOut(from: number, len: number): Buffer {
     const out = Buffer.allocUnsafe(len);
-    let off = 0;
-    for (const v of this.views(from, (from + len) >>> 0)) {
-      v.copy(out, off);
-      off += v.length;
-    }
+    if (len === 0) return out;
+    // Straight copies: no views array, no subarray Buffers per call.
+    const at = from & this.mask;
+    const first = Math.min(len, this.capacity - at);
+    this.data.copy(out, 0, at, at + first);
+    if (first < len) this.data.copy(out, first, 0, len - first);
     return out;
   }
 
