@@ -214,6 +214,67 @@ describe('hostile input closes at most the offending channel', () => {
   }, 120_000);
 });
 
+describe('limits', () => {
+  /** Opens a socket by hand from the attacker channel and returns the server's socket. */
+  async function rawSocket(v: Awaited<ReturnType<typeof victim>>, a: Awaited<ReturnType<typeof attacker>>, src: number): Promise<VirtualSocket> {
+    const server = v.server as Stack;
+    const srv = await server.listen(90 + (src % 100));
+    const accepted = event<[VirtualSocket]>(srv, 'connection');
+    a.sock.write(encodeFrame(controlFrame(FrameType.SYNC, src, 90 + (src % 100), 0, 1 << 20)));
+    const [sock] = await accepted;
+    sock.on('error', () => {});
+    return sock;
+  }
+  const data = (src: number, dst: number, seq: number, n: number): Buffer => encodeFrame({ ...controlFrame(FrameType.DATA, src, dst, seq), payload: Buffer.alloc(n, 1) });
+
+  it('out-of-order bytes beyond a socket\'s window (overlapping segments) reset that socket with NETCHANNEL_ERR_PROTOCOL', async () => {
+    const v = await victim({ window: 64 * 1024, scheduler: { holExpansion: 0 } });
+    const a = await attacker(v.port);
+    const sock = await rawSocket(v, a, 70001);
+    const err = event<[Error & { code: string }]>(sock, 'error');
+    // Withhold byte 0, then send overlapping segments that each fit the window but add up beyond it.
+    for (let off = 1; off < 8; off++) a.sock.write(data(70001, 91, off * 1000, 60 * 1024 - off * 1000));
+    expect((await err)[0].code).toBe('NETCHANNEL_ERR_PROTOCOL');
+    await stillWorks(v.good);
+  });
+
+  it('out-of-order bytes beyond maxReorderBytesPerPeer reset the socket that exceeded it with RST LIMIT', async () => {
+    const v = await victim({ maxReorderBytesPerPeer: 100 * 1024 });
+    const a = await attacker(v.port);
+    const first = await rawSocket(v, a, 70002);
+    const second = await rawSocket(v, a, 70003);
+    const err = event<[Error & { code: string }]>(second, 'error');
+    a.sock.write(data(70002, 92, 1, 60 * 1024)); // held: byte 0 is missing
+    a.sock.write(data(70003, 93, 1, 60 * 1024)); // the peer's total would pass 100 KiB
+    expect((await err)[0].code).toBe('NETCHANNEL_ERR_LIMIT');
+    await within(
+      (async () => {
+        while (!a.frames.some((f) => f.type === FrameType.RST && f.ack === ResetReason.LIMIT && f.dst === 70003)) await new Promise((r) => setTimeout(r, 2));
+      })(),
+      5000,
+      'RST LIMIT',
+    );
+    expect(first.destroyed).toBe(false); // the socket within budget is untouched
+    await stillWorks(v.good);
+  });
+
+  it('idleTimeout destroys a virtual socket without traffic with NETCHANNEL_ERR_TIMEOUT; active sockets stay', async () => {
+    const v = await victim({ idleTimeout: 150 });
+    const a = await attacker(v.port);
+    const idle = await rawSocket(v, a, 70004);
+    const t0 = performance.now();
+    const keepBusy = setInterval(() => v.good.write('.'), 30); // traffic keeps this one alive
+    try {
+      const [e] = await event<[Error & { code: string }]>(idle, 'error', 5000);
+      expect(e.code).toBe('NETCHANNEL_ERR_TIMEOUT');
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(100);
+      expect(v.good.destroyed).toBe(false);
+    } finally {
+      clearInterval(keepBusy);
+    }
+  });
+});
+
 describe('authentication', () => {
   it('with a key, an unauthenticated peer is refused before any socket opens; with the key it works', async () => {
     const key = 'correct horse battery staple';
