@@ -68,9 +68,24 @@ function checkHeader(buf: Buffer, off: number, maxPayload: number): number {
     throw new FrameError(ErrorCode.BAD_FRAME, `unsupported wire version ${version} (expected ${WIRE_VERSION})`);
   }
   if (buf[off + 3] !== 0) throw new FrameError(ErrorCode.BAD_FRAME, `reserved header byte is ${buf[off + 3]}, must be 0`);
-  if (type < FrameType.HELLO || type > MAX_TYPE) throw new FrameError(ErrorCode.BAD_FRAME, `unknown frame type ${type}`);
-  if ((flags & ~KNOWN_FLAGS) !== 0) throw new FrameError(ErrorCode.BAD_FRAME, `unknown flag bits 0x${flags.toString(16)} on frame type ${type}`);
   const length = buf.readUInt32BE(off + 20);
+  checkFields(type, flags, length, maxPayload);
+  return length;
+}
+
+/**
+ * Validates a Frame object by the same rules the decoder applies to bytes — for
+ * drivers that carry Frame objects instead of bytes (e.g. memory://).
+ * @throws FrameError naming the bad field.
+ */
+export function validateFrame(frame: Frame, maxPayload = DEFAULT_MAX_PAYLOAD): void {
+  checkFields(frame.type, frame.flags, frame.payload.length, maxPayload);
+}
+
+/** Type, flag and length rules shared by the byte decoder and {@link validateFrame}. */
+function checkFields(type: number, flags: number, length: number, maxPayload: number): void {
+  if (!(type >= FrameType.HELLO && type <= MAX_TYPE)) throw new FrameError(ErrorCode.BAD_FRAME, `unknown frame type ${type}`);
+  if ((flags & ~KNOWN_FLAGS) !== 0) throw new FrameError(ErrorCode.BAD_FRAME, `unknown flag bits 0x${flags.toString(16)} on frame type ${type}`);
   if (type === FrameType.DATA) {
     if (length > maxPayload) {
       throw new FrameError(ErrorCode.FRAME_TOO_LARGE, `frame payload of ${length} bytes exceeds the limit of ${maxPayload} bytes`);
@@ -82,7 +97,6 @@ function checkHeader(buf: Buffer, off: number, maxPayload: number): number {
   } else if (length !== 0) {
     throw new FrameError(ErrorCode.BAD_FRAME, `frame type ${type} must have no payload, has ${length} bytes`);
   }
-  return length;
 }
 
 /** Reads the header fields at `buf[off..off+24)` into a Frame with `payload` (no validation). */

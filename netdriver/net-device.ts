@@ -233,10 +233,6 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
         return;
       } else if (f.type === FrameType.BYE) {
         dc.byeReceived = true;
-      } else if (!(f.type >= FrameType.DATA && f.type <= FrameType.PONG)) {
-        // Drivers that carry Frame objects (not bytes) skip the codec: check here too.
-        dc.channel.destroy(new FrameError(ErrorCode.BAD_FRAME, `unknown frame type ${f.type} on channel ${dc.id}`));
-        return;
       } else if (f.type !== FrameType.PONG) {
         frames[keep++] = f;
       }

@@ -5,7 +5,17 @@
  */
 import { ChannelError, ErrorCode } from '../../errors/index.js';
 import { BaseChannel, type BaseChannelOptions } from '../../netdriver/base-channel.js';
+import { DEFAULT_MAX_PAYLOAD, validateFrame } from '../../netdriver/codec.js';
 import { frameSize, type Frame } from '../../netdriver/frame.js';
+
+/** Options of one memory channel end. */
+export interface MemoryChannelOptions extends BaseChannelOptions {
+  /**
+   * Largest DATA payload this end accepts.
+   * @default 1048576
+   */
+  maxPayload?: number;
+}
 
 /** One end of an in-memory channel pair. */
 export class MemoryChannel extends BaseChannel {
@@ -21,8 +31,15 @@ export class MemoryChannel extends BaseChannel {
   private gotEnd = false;
   private paused = false;
 
+  private readonly maxPayload: number;
+
+  constructor(options: MemoryChannelOptions) {
+    super(options);
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+  }
+
   /** Creates two connected ends. */
-  static pair(a: BaseChannelOptions, b: BaseChannelOptions): [MemoryChannel, MemoryChannel] {
+  static pair(a: MemoryChannelOptions, b: MemoryChannelOptions): [MemoryChannel, MemoryChannel] {
     const x = new MemoryChannel(a);
     const y = new MemoryChannel(b);
     x.peer = y;
@@ -108,7 +125,14 @@ export class MemoryChannel extends BaseChannel {
     }
   }
 
+  /** The receiving end checks every frame like a byte decoder would; a bad one closes it. */
   private deliver(frames: Frame[], bytes: number): void {
+    try {
+      for (const f of frames) validateFrame(f, this.maxPayload);
+    } catch (err) {
+      this.destroy(err as Error);
+      return;
+    }
     this.onFrames(frames, bytes);
   }
 
