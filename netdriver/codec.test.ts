@@ -16,6 +16,7 @@ import {
   type Frame,
   type FrameTypeValue,
 } from './frame.js';
+import { catchError } from '../test/pair.js';
 
 // ---- helpers -------------------------------------------------------------------------
 
@@ -93,14 +94,6 @@ function decodeAll(chunks: readonly Buffer[], decoder = new FrameDecoder()): Fra
   return out;
 }
 
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
 
 function expectFrameError(fn: () => unknown, code: ErrorCodeValue): FrameError {
   const err = catchError(fn);

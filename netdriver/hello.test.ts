@@ -4,18 +4,11 @@ import { MemoryChannel } from '../transports/memory/memory-channel.js';
 import { encodeFrame, FrameDecoder } from './codec.js';
 import { controlFrame, FrameFlag, FrameType, type Frame } from './frame.js';
 import { decodeHello, encodeHello, HELLO_MAGIC, HELLO_SIZE, helloAsAcceptor, helloAsDialer, HOST_ID_BYTES, PROTOCOL_VERSION, type HelloInfo } from './hello.js';
+import { catchError } from '../test/pair.js';
 
 const HOST_A = '0123456789abcdef0123456789abcdef';
 const HOST_B = 'fedcba9876543210fedcba9876543210';
 
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
 
 function expectCode(err: unknown, code: ErrorCodeValue): void {
   expect(err).toBeInstanceOf(NetChannelError);

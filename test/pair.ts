@@ -177,3 +177,13 @@ export async function acceptN(
   }
   return out;
 }
+
+/** Runs `fn` and returns what it threw; fails when it does not throw. */
+export function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the call to throw');
+}
