@@ -27,8 +27,8 @@ export {
   type ScalingFactory,
   type ScalingPolicy,
   type ScalingSample,
-  type StackEvent,
 } from './netscheduler/index.js';
+export type { StackEvent, EventSink } from './events/index.js';
 export { tcp, type TcpOptions } from './transports/tcp/index.js';
 export { inWorkers, CopyPool, type WorkersOptions, type InWorkersOptions, type WorkerHint, type HandoffMode } from './workers/index.js';
 export { unix, type UnixOptions } from './transports/unix/index.js';

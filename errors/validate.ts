@@ -20,3 +20,12 @@ export function boolOption(name: string, value: unknown, fallback: boolean): boo
   if (typeof value !== 'boolean') throw new InvalidArgumentError(`options.${name} must be a boolean, got ${JSON.stringify(value)}`);
   return value;
 }
+
+/** A positive integer option (Infinity allowed); `fallback` when undefined. */
+export function positiveInt(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(Number.isInteger(value) || value === Infinity) || value <= 0) {
+    throw new InvalidArgumentError(`options.${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

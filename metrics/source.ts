@@ -6,7 +6,7 @@
  */
 import type { Observable } from 'rxjs';
 import type { AppClass } from '../netdriver/channel.js';
-import type { StackEvent } from '../netscheduler/events.js';
+import type { StackEvent } from '../events/index.js';
 
 /** The counters of one channel that metrics read (a subset of `Channel`). */
 export interface ChannelLike {
@@ -64,6 +64,8 @@ export interface SocketLike {
 
 /** One peer host (a subset of `PeerSession`). */
 export interface PeerLike {
+  /** Host id of the peer (the `peer` label). */
+  readonly remoteHostId: string;
   /** The peer's channels. */
   readonly device: { readonly channels: readonly DeviceChannelLike[] };
   /** The connection table: sockets to the peer (destroyed ones may linger in it). */
@@ -74,8 +76,8 @@ export interface PeerLike {
 export interface MetricsSource {
   /** Host id of the observed stack. */
   readonly hostId: string;
-  /** Live peer sessions by peer host id (the `peer` label). */
-  readonly peers: ReadonlyMap<string, PeerLike>;
+  /** Live peer sessions. */
+  readonly peers: readonly PeerLike[];
   /** The stack's event stream; completes when the stack closes. */
   readonly events$: Observable<StackEvent>;
 }

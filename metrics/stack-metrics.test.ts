@@ -389,7 +389,14 @@ describe('serveMetrics', () => {
 function fakeSource() {
   const events = new Subject<StackEvent>();
   const peers = new Map<string, { device: { channels: DeviceChannelLike[] }; sockets: Map<number, SocketLike> }>();
-  return { source: { hostId: 'a'.repeat(32), peers: peers as ReadonlyMap<string, PeerLike>, events$: events.asObservable() }, peers, events };
+  const source = {
+    hostId: 'a'.repeat(32),
+    get peers(): PeerLike[] {
+      return [...peers].map(([remoteHostId, p]) => ({ remoteHostId, ...p }));
+    },
+    events$: events.asObservable(),
+  };
+  return { source, peers, events };
 }
 
 function fakeChannel(id: number, appClass: 'latency' | 'throughput', over: Partial<DeviceChannelLike['channel']> = {}): DeviceChannelLike {

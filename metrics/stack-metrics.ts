@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import { APP_CLASSES, type AppClass } from '../netdriver/channel.js';
-import type { StackEvent } from '../netscheduler/events.js';
+import type { StackEvent } from '../events/index.js';
 import type { DeviceChannelLike, MetricsSource, SocketLike } from './source.js';
 
 export type { ChannelLike, DeviceChannelLike, MetricsSource, PeerLike, SocketLike } from './source.js';
@@ -255,7 +255,8 @@ export class StackMetrics {
   }
 
   private eachChannel(fn: (labels: ChannelLabels, dc: DeviceChannelLike) => void): void {
-    for (const [peer, session] of this.source.peers) {
+    for (const session of this.source.peers) {
+      const peer = session.remoteHostId;
       for (const dc of session.device.channels) {
         fn({ peer, channel: String(dc.id), class: dc.appClass, transport: dc.channel.scheme }, dc);
       }
@@ -267,7 +268,7 @@ export class StackMetrics {
       latency: { open: 0, read: 0, written: 0, stalls: 0 },
       throughput: { open: 0, read: 0, written: 0, stalls: 0 },
     };
-    for (const session of this.source.peers.values()) {
+    for (const session of this.source.peers) {
       for (const s of session.sockets.values()) if (!s.destroyed) add(sums, s);
     }
     return sums;

@@ -9,26 +9,17 @@ import { ChannelError, ErrorCode, FrameError } from '../errors/index.js';
 import type { AppClass, Channel } from './channel.js';
 import { controlFrame, FrameType, type Frame } from './frame.js';
 
-/** A channel as the scheduler sees it: class, index and occupancy. */
-export interface ChannelView {
-  /** Process-unique channel id. */
-  readonly id: number;
-  /** Index within its class, as negotiated in the HELLO. */
-  readonly index: number;
-  /** Channel class. */
-  readonly appClass: AppClass;
-  /** Bytes queued for transmission. */
-  readonly txQueuedBytes: number;
-  /** The channel's transmit high-water mark. */
-  readonly txHighWaterMark: number;
-  /** Total bytes sent so far. */
-  readonly bytesSent: number;
-  /** Bytes per second sent over the last control tick. */
-  readonly throughput: number;
+/** Where a device delivers the frames it receives: the layer above (a peer session). */
+export interface FrameSink {
+  /** One received DATA/control frame for the virtual-socket layer. */
+  onFrame(frame: Frame, from: DeviceChannel): void;
 }
 
-/** Where a device hands received frames; the stack's receive scheduler. */
-export interface RxSink {
+/**
+ * The receive scheduler between devices and their sinks (shared by a stack's
+ * devices). It calls {@link DeviceChannel.receive} for each frame, in its own order.
+ */
+export interface RxScheduler {
   /** Frames from a latency channel: deliver now. */
   urgent(frames: Frame[], from: DeviceChannel): void;
   /** Frames from a throughput channel: deliver in bounded slices. */
@@ -37,22 +28,25 @@ export interface RxSink {
   readonly congested: boolean;
   /** Runs `fn` after every bulk frame received so far was delivered. */
   fence(from: DeviceChannel, fn: () => void): void;
+  /** Calls `device.resumeRx()` once the bulk queue has room again. */
+  whenDrained(device: NetDevice): void;
 }
 
 /** Delivers everything at once (no receive scheduler). */
-const directSink: RxSink = {
+const directRx: RxScheduler = {
   urgent: (frames, from) => {
-    for (const f of frames) from.device.onFrame(f, from);
+    for (const f of frames) from.receive(f);
   },
   bulk: (frames, from) => {
-    for (const f of frames) from.device.onFrame(f, from);
+    for (const f of frames) from.receive(f);
   },
   congested: false,
   fence: (_from, fn) => fn(),
+  whenDrained: () => {},
 };
 
-/** A channel registered in a device. */
-export class DeviceChannel implements ChannelView {
+/** A channel registered in a device; a policy sees it as a `ChannelView`. */
+export class DeviceChannel {
   /** False once the channel ended or closed: no new frames go on it. */
   usable = true;
   /** The peer announced a graceful close (BYE). */
@@ -63,7 +57,7 @@ export class DeviceChannel implements ChannelView {
   lastRxAt = performance.now();
   /** `performance.now()` when the last keepalive PING was sent. */
   lastPingAt = 0;
-  /** Bytes per second sent over the last control tick (set by the controller). */
+  /** Bytes per second sent over the last control tick (set by the control loop). */
   throughput = 0;
   /** `bytesSent` at the last control tick. */
   lastBytesSent = 0;
@@ -95,6 +89,11 @@ export class DeviceChannel implements ChannelView {
   get bytesSent(): number {
     return this.channel.bytesSent;
   }
+
+  /** Hands one received frame to the device's sink (called by the receive scheduler). */
+  receive(frame: Frame): void {
+    this.device.sink.onFrame(frame, this);
+  }
 }
 
 /** Events of a {@link NetDevice}. */
@@ -117,14 +116,13 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     ['latency', []],
     ['throughput', []],
   ]);
-  /** Receives every non-HELLO, non-PING frame; set by the virtual-socket layer. */
-  onFrame: (frame: Frame, from: DeviceChannel) => void = () => {};
-
   constructor(
     /** Host id of the peer (hex). */
     readonly peerHostId: string,
+    /** Receives every non-HELLO, non-PING frame: the virtual-socket layer. */
+    readonly sink: FrameSink,
     /** Receive scheduler (strict priority for latency channels). */
-    private readonly rx: RxSink = directSink,
+    private readonly rx: RxScheduler = directRx,
   ) {
     super();
   }
@@ -208,6 +206,15 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     }
   }
 
+  /**
+   * Transmits `frame` on `dc` (one of this device's channels, chosen by the scheduler).
+   * Control frames may exceed the high-water mark; DATA is only sent where the policy
+   * saw room.
+   */
+  transmit(dc: DeviceChannel, frame: Frame): void {
+    dc.channel.enqueue(frame);
+  }
+
   /** Aborts every channel. */
   destroy(err?: Error): void {
     for (const dc of [...this.channels]) dc.channel.destroy(err);
@@ -220,7 +227,10 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
 
   private pump(dc: DeviceChannel): void {
     const bulk = dc.appClass === 'throughput';
-    if (bulk && this.rx.congested) return; // resumed by resumeRx()
+    if (bulk && this.rx.congested) {
+      this.rx.whenDrained(this); // resumeRx() pulls again
+      return;
+    }
     const frames = dc.channel.dequeue();
     if (frames.length === 0) return;
     dc.lastRxAt = performance.now();

@@ -11,9 +11,9 @@ import { portHash } from './source-port-hash.js';
 /** The dedicated-latency policy factory. */
 export function dedicated(): PolicyFactory {
   return definePolicy<{ hash: number }>('dedicated', () => ({
-    name: 'dedicated',
     createFlowState: (localPort, remotePort) => ({ hash: portHash(localPort, remotePort) }),
     select(segment, channels) {
+      if (segment.kind === 'control') return undefined; // the stack's default: least queued
       return channels[segment.state.hash % channels.length];
     },
   }));

@@ -11,7 +11,6 @@ export * from './shortest-queue.js';
 export * from './dedicated.js';
 export * from './scaling.js';
 export * from './placement.js';
-export * from './events.js';
 export * from './rx-priority.js';
-export * from './controller.js';
+export * from './control-loop.js';
 export * from './tx-slicer.js';

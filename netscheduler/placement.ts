@@ -4,8 +4,8 @@
  * @packageDocumentation
  */
 import type { AppClass } from '../netdriver/channel.js';
-import { brand, hasBrand } from './plugin.js';
-import { positiveInt } from './policy.js';
+import { definePlugin, hasBrand, type PluginComponents, type PluginFactory } from './plugin.js';
+import { positiveInt } from '../errors/validate.js';
 
 /** A copy worker as a placement policy sees it. */
 export interface CopyWorkerView {
@@ -38,16 +38,12 @@ export interface CopyPlacementPolicy {
 /** Brand marking a function as a copy-placement factory. */
 export const PLACEMENT_FACTORY: unique symbol = Symbol.for('netchannel.placement-factory');
 
-/** A copy-placement plug-in. */
-export interface PlacementFactory {
-  (): CopyPlacementPolicy;
-  readonly policyName: string;
-  readonly [PLACEMENT_FACTORY]: true;
-}
+/** A copy-placement plug-in (instances serve the throughput class). */
+export type PlacementFactory = PluginFactory<CopyPlacementPolicy, typeof PLACEMENT_FACTORY>;
 
-/** Brands `create` as a copy-placement factory. */
-export function definePlacement(name: string, create: () => CopyPlacementPolicy): PlacementFactory {
-  return brand(PLACEMENT_FACTORY, 'placement policy', name, create);
+/** Brands `create` as a copy-placement factory named `name`. */
+export function definePlacement(name: string, create: (components: PluginComponents) => Omit<CopyPlacementPolicy, 'name'>): PlacementFactory {
+  return definePlugin(PLACEMENT_FACTORY, 'placement policy', name, create as (components: PluginComponents) => CopyPlacementPolicy);
 }
 
 /** True when `value` was made by {@link definePlacement}. */
@@ -74,7 +70,6 @@ export function thresholdPlacement(options: ThresholdPlacementOptions = {}): Pla
   const workerQueueThreshold = positiveInt('workerQueueThreshold', options.workerQueueThreshold, 640 * 1024);
   const maxInflight = positiveInt('maxInflight', options.maxInflight, 734 * 1024);
   return definePlacement('threshold-placement', () => ({
-    name: 'threshold-placement',
     place(req, workers) {
       if (req.appClass === 'latency' || req.offsetInWrite < offloadAfter || req.inflightBytes >= maxInflight) return 'inline';
       let best: CopyWorkerView | undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AppClass } from '../netdriver/channel.js';
 import { dedicated } from './dedicated.js';
-import type { ChannelView, SchedulingPolicy, SegmentContext } from './policy.js';
+import { definePolicy, leastQueued, type ChannelView, type SchedulingPolicy, type SegmentContext } from './policy.js';
 import { roundRobin } from './round-robin.js';
 import { saturation } from './scaling.js';
 import { shortestQueue } from './shortest-queue.js';
@@ -13,7 +13,7 @@ function chans(...queued: number[]): ChannelView[] {
   return queued.map((q, i) => ({ id: i + 1, index: i, appClass: 'throughput' as AppClass, txQueuedBytes: q, txHighWaterMark: HWM, bytesSent: 0, throughput: 0 }));
 }
 function seg<S>(policy: SchedulingPolicy<S>, localPort = 70000, remotePort = 80): SegmentContext<S> {
-  return { bytes: 100, appClass: 'throughput', localPort, remotePort, state: policy.createFlowState(localPort, remotePort) };
+  return { kind: 'data', bytes: 100, appClass: 'throughput', localPort, remotePort, state: policy.createFlowState?.(localPort, remotePort) as S };
 }
 const ids = (p: SchedulingPolicy, s: SegmentContext, c: ChannelView[], n: number): (number | undefined)[] =>
   Array.from({ length: n }, () => p.select(s, c)?.id);
@@ -105,12 +105,12 @@ describe('saturation scaling', () => {
     max: 8,
   });
   it('adds a channel after upAfter saturated ticks and restarts counting', () => {
-    const s = saturation({ upAfter: 3, downAfter: 5 })('throughput');
+    const s = saturation({ upAfter: 3, downAfter: 5 })({ appClass: 'throughput' });
     expect([s.decide(sample([900, 900], 0)), s.decide(sample([0, 0], 4)), s.decide(sample([600, 500], 0))]).toEqual([2, 2, 3]);
     expect(s.decide(sample([900, 900], 1))).toBe(2);
   });
   it('removes a channel after downAfter idle ticks; a busy tick resets the count', () => {
-    const s = saturation({ upAfter: 3, downAfter: 3, idleBytesPerSecond: 1000 })('throughput');
+    const s = saturation({ upAfter: 3, downAfter: 3, idleBytesPerSecond: 1000 })({ appClass: 'throughput' });
     const idle = sample([0, 0, 0], 0, 10);
     expect([s.decide(idle), s.decide(idle), s.decide(sample([900, 900, 900], 1)), s.decide(idle), s.decide(idle), s.decide(idle)]).toEqual([3, 3, 3, 3, 3, 2]);
   });
@@ -120,7 +120,7 @@ describe('saturation scaling', () => {
 });
 
 describe('threshold copy placement', () => {
-  const p = thresholdPlacement()();
+  const p = thresholdPlacement()({ appClass: 'throughput' });
   const workers = [
     { id: 1, queuedBytes: 700 * 1024 },
     { id: 2, queuedBytes: 10 },
@@ -131,5 +131,22 @@ describe('threshold copy placement', () => {
     expect(p.place({ bytes: 65536, offsetInWrite: 1 << 20, appClass: 'throughput', inflightBytes: 0 }, workers)).toMatchObject({ id: 2 });
     expect(p.place({ bytes: 65536, offsetInWrite: 1 << 20, appClass: 'throughput', inflightBytes: 800 * 1024 }, workers)).toBe('inline');
     expect(p.place({ bytes: 65536, offsetInWrite: 1 << 20, appClass: 'throughput', inflightBytes: 0 }, [workers[0]!])).toBe('inline');
+  });
+});
+
+describe('control frames', () => {
+  it('every built-in policy leaves control frames to the stack default, even without flow state', () => {
+    const control: SegmentContext = { kind: 'control', bytes: 0, appClass: 'throughput', localPort: 0, remotePort: 0, state: undefined };
+    for (const f of [roundRobin(), sourcePortHash(), dedicated()]) expect(f({ appClass: 'throughput' }).select(control, chans(0, 0))).toBeUndefined();
+    expect(shortestQueue()({ appClass: 'throughput' }).select(control, chans(5, 1))?.id).toBe(2);
+  });
+  it('leastQueued picks the emptiest channel, first on ties', () => {
+    expect(leastQueued(chans(5, 1, 1)).id).toBe(2);
+  });
+  it('a policy made by definePolicy carries the factory name', () => {
+    const f = definePolicy('mine', () => ({ select: (_s, c) => c[0] }));
+    expect(f.policyName).toBe('mine');
+    expect(f({ appClass: 'latency' }).name).toBe('mine');
+    expect(() => definePolicy('', () => ({ select: () => undefined }))).toThrow(expect.objectContaining({ code: 'NETCHANNEL_ERR_INVALID_ARG' }));
   });
 });

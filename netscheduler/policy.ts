@@ -3,24 +3,48 @@
  * pick the channel that carries it — or none, which makes the socket wait.
  * @packageDocumentation
  */
-import { InvalidArgumentError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
-import type { ChannelView } from '../netdriver/net-device.js';
-import { brand, hasBrand } from './plugin.js';
+import { definePlugin, hasBrand, type PluginComponents, type PluginFactory } from './plugin.js';
 
-export type { ChannelView } from '../netdriver/net-device.js';
+export type { PluginComponents } from './plugin.js';
+
+/** A channel as a policy sees it: class, index, occupancy and measured feedback. */
+export interface ChannelView {
+  /** Process-unique channel id. */
+  readonly id: number;
+  /** Index within its class, as negotiated in the HELLO. */
+  readonly index: number;
+  /** Channel class. */
+  readonly appClass: AppClass;
+  /** Bytes queued for transmission in the channel (user space), bytes. */
+  readonly txQueuedBytes: number;
+  /** The channel's transmit high-water mark, bytes. */
+  readonly txHighWaterMark: number;
+  /** Total bytes sent so far. */
+  readonly bytesSent: number;
+  /** Bytes per second sent over the last control tick. */
+  readonly throughput: number;
+}
+
+/** What is being placed: a DATA segment, or a control frame (SYNC, CREDIT, FIN, RST). */
+export type SegmentKind = 'data' | 'control';
 
 /** One segment waiting for a channel. */
 export interface SegmentContext<S = unknown> {
+  /** `data` for payload segments; `control` for control frames, which are never refused. */
+  readonly kind: SegmentKind;
   /** Payload bytes of the segment (0 for control frames). */
   readonly bytes: number;
   /** Class of the virtual socket that sends it. */
   readonly appClass: AppClass;
-  /** The socket's local virtual port. */
+  /** The socket's local virtual port (0 for a frame that belongs to no socket). */
   readonly localPort: number;
-  /** The socket's remote virtual port. */
+  /** The socket's remote virtual port (0 for a frame that belongs to no socket). */
   readonly remotePort: number;
-  /** Per-socket state the policy created with {@link SchedulingPolicy.createFlowState}. */
+  /**
+   * Per-socket state the policy created with {@link SchedulingPolicy.createFlowState};
+   * undefined for control frames that belong to no socket, or when the policy keeps none.
+   */
   readonly state: S;
 }
 
@@ -29,38 +53,35 @@ export interface SegmentContext<S = unknown> {
  * cheap (it runs once per segment) and should not allocate on the hot path.
  */
 export interface SchedulingPolicy<S = unknown> {
-  /** Short name for metrics and events, e.g. `round-robin`. */
+  /** Short name for metrics and events (set from the factory's name). */
   readonly name: string;
-  /** Creates the per-socket state handed back in every {@link SegmentContext}. */
-  createFlowState(localPort: number, remotePort: number): S;
+  /** Creates the per-socket state handed back in every {@link SegmentContext}. Optional. */
+  createFlowState?(localPort: number, remotePort: number): S;
   /**
-   * Picks a channel for `segment` among `channels` (never empty), or returns
-   * `undefined` when every acceptable channel is full: the socket then waits for a
-   * channel to become writable and asks again. Never drop.
+   * Picks one of `channels` (never empty) for `segment`, or returns `undefined` when
+   * every acceptable channel is full: the socket then waits for a channel to become
+   * writable and asks again. Never drop. For a `control` segment, `undefined` means
+   * "no preference": the stack then uses the least-queued channel (control frames
+   * are never held back).
    */
   select(segment: SegmentContext<S>, channels: readonly ChannelView[]): ChannelView | undefined;
 }
 
 /** What a stack hands to policy factories. */
-export interface PolicyComponents {
-  /** Class the policy instance will serve. */
-  readonly appClass: AppClass;
-}
+export type PolicyComponents = PluginComponents;
 
 /** Brand marking a function as a policy factory. */
 export const POLICY_FACTORY: unique symbol = Symbol.for('netchannel.policy-factory');
 
 /** A policy plug-in: `createStack({ scheduler: { throughput: roundRobin() } })`. */
-export interface PolicyFactory {
-  (components: PolicyComponents): SchedulingPolicy;
-  /** Name of the policy the factory builds. */
-  readonly policyName: string;
-  readonly [POLICY_FACTORY]: true;
-}
+export type PolicyFactory = PluginFactory<SchedulingPolicy, typeof POLICY_FACTORY>;
 
-/** Brands `create` as a policy factory; built-in and third-party policies both use it. */
-export function definePolicy<S>(name: string, create: (components: PolicyComponents) => SchedulingPolicy<S>): PolicyFactory {
-  return brand(POLICY_FACTORY, 'policy', name, create as (components: PolicyComponents) => SchedulingPolicy);
+/**
+ * Brands `create` as a policy factory named `name`; built-in and third-party policies
+ * both use it. The instances get `name` from here.
+ */
+export function definePolicy<S>(name: string, create: (components: PolicyComponents) => Omit<SchedulingPolicy<S>, 'name'>): PolicyFactory {
+  return definePlugin(POLICY_FACTORY, 'policy', name, create as (components: PolicyComponents) => SchedulingPolicy);
 }
 
 /** True when `value` was made by {@link definePolicy}. */
@@ -68,11 +89,17 @@ export function isPolicyFactory(value: unknown): value is PolicyFactory {
   return hasBrand(value, POLICY_FACTORY);
 }
 
-/** Validates a positive integer option, naming it in the error. */
-export function positiveInt(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(Number.isInteger(value) || value === Infinity) || value <= 0) {
-    throw new InvalidArgumentError(`options.${name} must be a positive integer, got ${JSON.stringify(value)}`);
+/** The least-queued of `channels` (never empty): where control frames go by default. */
+export function leastQueued<C extends ChannelView>(channels: readonly C[]): C {
+  let best = channels[0]!;
+  for (let i = 1; i < channels.length; i++) {
+    const c = channels[i]!;
+    if (c.txQueuedBytes < best.txQueuedBytes) best = c;
   }
-  return value;
+  return best;
+}
+
+/** True when `channel` has transmit room below `threshold` and its high-water mark. */
+export function hasRoom(channel: ChannelView, threshold = Infinity): boolean {
+  return channel.txQueuedBytes < Math.min(threshold, channel.txHighWaterMark);
 }

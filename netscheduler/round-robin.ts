@@ -4,7 +4,8 @@
  * threshold. The reference module's default stickiness is 6 segments.
  * @packageDocumentation
  */
-import { definePolicy, positiveInt, type PolicyFactory } from './policy.js';
+import { positiveInt } from '../errors/validate.js';
+import { definePolicy, type PolicyFactory } from './policy.js';
 
 /** Options of {@link roundRobin}. */
 export interface RoundRobinOptions {
@@ -31,9 +32,9 @@ export function roundRobin(options: RoundRobinOptions = {}): PolicyFactory {
   const sticky = positiveInt('sticky', options.sticky, 6);
   const threshold = positiveInt('threshold', options.threshold, Infinity);
   return definePolicy<Cursor>('round-robin', () => ({
-    name: 'round-robin',
     createFlowState: () => ({ next: 0, left: sticky }),
     select(segment, channels) {
+      if (segment.kind === 'control') return undefined; // the stack's default: least queued
       const cur = segment.state;
       const n = channels.length;
       let i = cur.next % n;

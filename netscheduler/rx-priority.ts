@@ -8,6 +8,18 @@
  */
 import { frameSize, type Frame } from '../netdriver/frame.js';
 
+/** Where a frame came from: it knows how to hand the frame up (a device channel). */
+export interface RxSource {
+  /** Delivers one frame to the layer above. */
+  receive(frame: Frame): void;
+}
+
+/** A reader paused while the bulk queue was full (a device). */
+export interface RxWaiter {
+  /** Pulls frames again. */
+  resumeRx(): void;
+}
+
 /** Options of {@link RxPriorityQueue}. */
 export interface RxPriorityOptions {
   /**
@@ -38,7 +50,7 @@ interface Batch<C> {
 }
 
 /** Strict-priority delivery with sliced bulk processing. */
-export class RxPriorityQueue<C> {
+export class RxPriorityQueue<C extends RxSource> {
   private readonly sliceBytes: number;
   private readonly maxQueuedBytes: number;
   private readonly immediateBytes: number;
@@ -48,11 +60,9 @@ export class RxPriorityQueue<C> {
   /** Slices run so far (for tests and metrics). */
   slices = 0;
 
-  constructor(
-    private readonly deliver: (frame: Frame, from: C) => void,
-    private readonly onDrained: () => void,
-    options: RxPriorityOptions = {},
-  ) {
+  private readonly waiters = new Set<RxWaiter>();
+
+  constructor(options: RxPriorityOptions = {}) {
     this.sliceBytes = options.sliceBytes ?? 256 * 1024;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
     this.immediateBytes = options.immediateBytes ?? 16 * 1024;
@@ -70,7 +80,13 @@ export class RxPriorityQueue<C> {
 
   /** Latency frames: delivered now. */
   urgent(frames: readonly Frame[], from: C): void {
-    for (const f of frames) this.deliver(f, from);
+    for (const f of frames) from.receive(f);
+  }
+
+  /** Calls `waiter.resumeRx()` once the queue is no longer congested. */
+  whenDrained(waiter: RxWaiter): void {
+    if (!this.congested) waiter.resumeRx();
+    else this.waiters.add(waiter);
   }
 
   /** Throughput frames: queued and delivered in slices. */
@@ -79,7 +95,7 @@ export class RxPriorityQueue<C> {
     let bytes = 0;
     for (const f of frames) bytes += frameSize(f);
     if (this.queue.length === 0 && bytes <= this.immediateBytes) {
-      for (const f of frames) this.deliver(f, from);
+      for (const f of frames) from.receive(f);
       return;
     }
     this.queuedBytes += bytes;
@@ -121,11 +137,15 @@ export class RxPriorityQueue<C> {
         const n = frameSize(f);
         this.queuedBytes -= n;
         budget -= n;
-        this.deliver(f, b.from);
+        b.from.receive(f);
       }
       if (b.next === b.frames.length) this.queue.shift();
     }
     if (this.queue.length > 0) this.schedule();
-    this.onDrained();
+    if (this.waiters.size > 0 && !this.congested) {
+      const list = [...this.waiters];
+      this.waiters.clear();
+      for (const w of list) w.resumeRx();
+    }
   };
 }

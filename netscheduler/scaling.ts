@@ -7,8 +7,8 @@
  */
 import { InvalidArgumentError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
-import { brand, hasBrand } from './plugin.js';
-import { positiveInt } from './policy.js';
+import { definePlugin, hasBrand, type PluginComponents, type PluginFactory } from './plugin.js';
+import { positiveInt } from '../errors/validate.js';
 
 /** One channel in a scaling sample. */
 export interface ChannelSample {
@@ -41,7 +41,7 @@ export interface ScalingSample {
 
 /** A channel-scaling policy (one instance per class per peer; may keep state). */
 export interface ScalingPolicy {
-  /** Short name for events and metrics. */
+  /** Short name for events and metrics (set from the factory's name). */
   readonly name: string;
   /** Desired channel count for the class; the controller clamps it to [min, max]. */
   decide(sample: ScalingSample): number;
@@ -51,15 +51,11 @@ export interface ScalingPolicy {
 export const SCALING_FACTORY: unique symbol = Symbol.for('netchannel.scaling-factory');
 
 /** A scaling plug-in: `createStack({ scheduler: { scaling: saturation() } })`. */
-export interface ScalingFactory {
-  (appClass: AppClass): ScalingPolicy;
-  readonly policyName: string;
-  readonly [SCALING_FACTORY]: true;
-}
+export type ScalingFactory = PluginFactory<ScalingPolicy, typeof SCALING_FACTORY>;
 
-/** Brands `create` as a scaling-policy factory. */
-export function defineScaling(name: string, create: (appClass: AppClass) => ScalingPolicy): ScalingFactory {
-  return brand(SCALING_FACTORY, 'scaling policy', name, create);
+/** Brands `create` as a scaling-policy factory named `name` (one instance per class per peer). */
+export function defineScaling(name: string, create: (components: PluginComponents) => Omit<ScalingPolicy, 'name'>): ScalingFactory {
+  return definePlugin(SCALING_FACTORY, 'scaling policy', name, create as (components: PluginComponents) => ScalingPolicy);
 }
 
 /** True when `value` was made by {@link defineScaling}. */
@@ -109,7 +105,6 @@ export function saturation(options: SaturationOptions = {}): ScalingFactory {
     let busyTicks = 0;
     let idleTicks = 0;
     return {
-      name: 'saturation',
       decide(s) {
         const n = s.channels.length;
         if (n === 0) return s.min;

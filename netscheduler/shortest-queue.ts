@@ -3,7 +3,8 @@
  * bytes (ties: lowest index), skipping channels over the threshold.
  * @packageDocumentation
  */
-import { definePolicy, positiveInt, type PolicyFactory } from './policy.js';
+import { positiveInt } from '../errors/validate.js';
+import { definePolicy, type PolicyFactory } from './policy.js';
 
 /** Options of {@link shortestQueue}. */
 export interface ShortestQueueOptions {
@@ -18,7 +19,6 @@ export interface ShortestQueueOptions {
 export function shortestQueue(options: ShortestQueueOptions = {}): PolicyFactory {
   const threshold = positiveInt('threshold', options.threshold, Infinity);
   return definePolicy<null>('shortest-queue', () => ({
-    name: 'shortest-queue',
     createFlowState: () => null,
     select(_segment, channels) {
       let best = channels[0]!;

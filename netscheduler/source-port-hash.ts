@@ -4,7 +4,8 @@
  * threshold the socket waits rather than moving, so its bytes never reorder.
  * @packageDocumentation
  */
-import { definePolicy, positiveInt, type PolicyFactory } from './policy.js';
+import { positiveInt } from '../errors/validate.js';
+import { definePolicy, type PolicyFactory } from './policy.js';
 
 /** Options of {@link sourcePortHash}. */
 export interface SourcePortHashOptions {
@@ -30,9 +31,9 @@ export function portHash(localPort: number, remotePort: number): number {
 export function sourcePortHash(options: SourcePortHashOptions = {}): PolicyFactory {
   const threshold = positiveInt('threshold', options.threshold, Infinity);
   return definePolicy<{ hash: number }>('source-port-hash', () => ({
-    name: 'source-port-hash',
     createFlowState: (localPort, remotePort) => ({ hash: portHash(localPort, remotePort) }),
     select(segment, channels) {
+      if (segment.kind === 'control') return undefined; // the stack's default: least queued
       const ch = channels[segment.state.hash % channels.length]!;
       return ch.txQueuedBytes < Math.min(threshold, ch.txHighWaterMark) ? ch : undefined;
     },

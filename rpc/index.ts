@@ -4,7 +4,9 @@
  * @packageDocumentation
  */
 import type { AppClass } from '../netdriver/channel.js';
-import type { ConnectOptions, ListenOptions, Stack } from '../stack/stack.js';
+import type { ConnectOptions, ListenOptions } from '../stack/socket-options.js';
+import type { VirtualServer } from '../vns/virtual-server.js';
+import type { VirtualSocket } from '../vns/virtual-socket.js';
 import { MessageSocket, type MessageSocketOptions, type Payload, type RequestHandler, type RequestOptions } from './message-socket.js';
 
 export { MessageSocket, RpcRemoteError, DEFAULT_MAX_MESSAGE_SIZE } from './message-socket.js';
@@ -12,7 +14,10 @@ export type { MessageSocketOptions, MessageSocketEvents, Payload, RequestHandler
 export { MessageKind, HEADER_BYTES, type MessageKindValue } from './frame.js';
 
 /** What rpc needs of a stack (a `Stack` has it). */
-export type RpcStack = Pick<Stack, 'listen' | 'connect'>;
+export interface RpcStack {
+  listen(port: number, options?: ListenOptions): Promise<VirtualServer>;
+  connect(address: string, port: number, options?: ConnectOptions): Promise<VirtualSocket>;
+}
 
 /** Options of {@link rpcListen}. */
 export interface RpcListenOptions extends Omit<MessageSocketOptions, 'handler'> {

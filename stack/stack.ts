@@ -3,14 +3,13 @@
  * configured channels of each class), and hands out virtual sockets and servers.
  * @packageDocumentation
  */
-import { AddressError, ChannelError, ErrorCode, InvalidArgumentError, NetChannelError } from '../errors/index.js';
+import { AddressError, ErrorCode, InvalidArgumentError, NetChannelError } from '../errors/index.js';
 import { splitAddress } from '../netdriver/address.js';
-import type { AppClass, Channel } from '../netdriver/channel.js';
+import type { AppClass } from '../netdriver/channel.js';
 import type { ChannelDriver, ChannelListener, ChannelOptions } from '../netdriver/driver.js';
-import { helloAsAcceptor, helloAsDialer } from '../netdriver/hello.js';
-import { NetDevice, type DeviceChannel } from '../netdriver/net-device.js';
-import { ScalingController } from '../netscheduler/controller.js';
-import type { StackEvent } from '../netscheduler/events.js';
+import type { DeviceChannel } from '../netdriver/net-device.js';
+import { ControlLoop } from '../netscheduler/control-loop.js';
+import type { StackEvent } from '../events/index.js';
 import type { SchedulingPolicy } from '../netscheduler/policy.js';
 import { RxPriorityQueue } from '../netscheduler/rx-priority.js';
 import { TxSlicer } from '../netscheduler/tx-slicer.js';
@@ -25,18 +24,12 @@ import { VirtualServer } from '../vns/virtual-server.js';
 import type { VirtualSocket } from '../vns/virtual-socket.js';
 import type { ResolvedStackOptions } from './options.js';
 import type { CopyPool, WorkerRuntime } from '../workers/index.js';
+import { Admission } from './admission.js';
+import { Dialer } from './dialer.js';
+import { drainSessions } from './shutdown.js';
+import type { ConnectOptions, ListenOptions } from './socket-options.js';
 
-/** Options of {@link Stack.connect}. */
-export interface ConnectOptions {
-  /** Traffic class of the socket. @default 'throughput' */
-  appClass?: AppClass;
-}
-
-/** Options of {@link Stack.listen}. */
-export interface ListenOptions {
-  /** Class forced on accepted sockets. @default the class each connector asked for */
-  appClass?: AppClass;
-}
+export type { ConnectOptions, ListenOptions } from './socket-options.js';
 
 function checkClass(where: string, value: unknown): AppClass | undefined {
   if (value === undefined || value === 'latency' || value === 'throughput') return value;
@@ -52,14 +45,13 @@ export class Stack {
   private readonly listeners: ChannelListener[] = [];
   private readonly servers = new Map<number, VirtualServer>();
   private readonly sessions = new Map<string, PeerSession>();
-  private readonly dialing = new Map<string, Promise<PeerSession>>();
-  private readonly handshaking = new Set<Channel>();
+  private readonly dialer: Dialer;
+  private readonly admission: Admission;
   private readonly ctx: SessionContext;
   private state: 'open' | 'closing' | 'closed' = 'open';
   private closing: Promise<void> | null = null;
   private readonly events = new Subject<StackEvent>();
-  private readonly rx: RxPriorityQueue<DeviceChannel>;
-  private readonly controller: ScalingController;
+  private readonly controller: ControlLoop<PeerSession>;
 
   /**
    * Everything the stack and its scheduler do, as an rxjs stream: channels added and
@@ -75,7 +67,8 @@ export class Stack {
 
   /** @internal Use {@link createStack}. */
   constructor(
-    private readonly options: ResolvedStackOptions,
+    /** @internal */
+    readonly options: ResolvedStackOptions,
     private readonly drivers: ReadonlyMap<string, ChannelDriver>,
     policies: Readonly<Record<AppClass, SchedulingPolicy>>,
     ports: PortAllocator,
@@ -101,21 +94,25 @@ export class Stack {
       lingerTimeout: options.lingerTimeout,
       maxSockets: options.maxSocketsPerPeer,
       maxReorderBytes: options.maxReorderBytesPerPeer,
+      rx: new RxPriorityQueue<DeviceChannel>({ sliceBytes: options.scheduler.rxSliceBytes }),
       emit: (e) => this.events.next(e),
       server: (port) => this.servers.get(port),
     };
-    this.rx = new RxPriorityQueue<DeviceChannel>(
-      (f, dc) => dc.device.onFrame(f, dc),
-      () => {
-        if (!this.rx.congested) for (const s of this.sessions.values()) s.device.resumeRx();
-      },
-      { sliceBytes: options.scheduler.rxSliceBytes },
-    );
-    this.controller = new ScalingController(
+    const parts = {
+      options,
+      emit: this.ctx.emit,
+      isOpen: () => this.state === 'open',
+      driverFor: (address: string) => this.driverFor(address),
+      channelOptions: (appClass?: AppClass) => this.channelOptions(appClass),
+      sessionFor: (peerHostId: string, remoteAddress: string) => this.sessionFor(peerHostId, remoteAddress),
+    };
+    this.dialer = new Dialer(parts);
+    this.admission = new Admission(parts);
+    this.controller = new ControlLoop<PeerSession>(
       {
         peers: () => this.sessions.values(),
-        addChannel: (peer, appClass) => this.addChannel(peer as PeerSession, appClass),
-        removeChannel: (peer, dc) => this.removeChannel(peer as PeerSession, dc),
+        addChannel: (peer, appClass) => this.dialer.addChannel(peer, appClass),
+        removeChannel: (peer, dc) => peer.device.closeChannel(dc),
         emit: this.ctx.emit,
         keepalive: { intervalMs: options.keepaliveInterval, timeoutMs: options.keepaliveTimeout },
         tickWorkers: () => void this.workers?.tick(),
@@ -161,20 +158,20 @@ export class Stack {
   }
 
   /** The control loop (exposed for tests and tools that drive ticks by hand). */
-  get control(): ScalingController {
+  get control(): ControlLoop<PeerSession> {
     return this.controller;
   }
 
-  /** Peer sessions by peer host id (read-only view for tools and tests). */
-  get peers(): ReadonlyMap<string, PeerSession> {
-    return this.sessions;
+  /** The live peer sessions, in the order they were made (a snapshot, for tools and tests). */
+  get peers(): readonly PeerSession[] {
+    return [...this.sessions.values()];
   }
 
   /** @internal Binds the configured listen addresses. */
   async start(): Promise<void> {
     for (const address of this.options.listen) {
       const driver = this.driverFor(address);
-      const listener = await driver.listen(address, (ch) => this.onAccepted(ch), this.channelOptions());
+      const listener = await driver.listen(address, (ch) => this.admission.accept(ch), this.channelOptions());
       this.listeners.push(listener);
       this.addresses.push(listener.address);
     }
@@ -206,7 +203,7 @@ export class Stack {
       throw new InvalidArgumentError(`virtual port must be an integer 1-65535, got ${JSON.stringify(port)}`);
     }
     this.driverFor(address).validate(address);
-    const session = await this.sessionTo(address);
+    const session = await this.dialer.sessionTo(address);
     return session.open(port, appClass);
   }
 
@@ -227,7 +224,7 @@ export class Stack {
     this.controller.stop();
     for (const s of this.servers.values()) void s.close();
     for (const l of this.listeners) void l.close();
-    for (const ch of this.handshaking) ch.destroy(err);
+    this.admission.destroy(err);
     for (const session of this.sessions.values()) {
       for (const sock of [...session.sockets.values()]) {
         if (err) sock.destroy(err);
@@ -250,21 +247,8 @@ export class Stack {
     this.state = 'closing';
     await Promise.all([...this.servers.values()].map((s) => void s.close()));
     await Promise.all(this.listeners.map((l) => l.close()));
-    await Promise.allSettled([...this.dialing.values()]);
-    const sockets = [...this.sessions.values()].flatMap((s) => [...s.sockets.values()]);
-    const flushed = sockets.map(
-      (sock) =>
-        new Promise<void>((resolve) => {
-          if (sock.writableFinished || sock.destroyed) return resolve();
-          sock.once('finish', resolve);
-          sock.once('close', resolve);
-          sock.end();
-        }),
-    );
-    await withTimeout(Promise.all(flushed), this.options.closeTimeout);
-    for (const sock of sockets) if (!sock.destroyed && !sock.readableEnded) sock.abandon();
-    const devices = [...this.sessions.values()].map((s) => s.device);
-    await withTimeout(Promise.all(devices.map((d) => d.close())), this.options.closeTimeout);
+    await Promise.allSettled(this.dialer.pending());
+    await drainSessions([...this.sessions.values()], this.options.closeTimeout);
     this.destroy();
   }
 
@@ -282,159 +266,32 @@ export class Stack {
     return driver;
   }
 
-  private channelOptions(): ChannelOptions {
+  private channelOptions(appClass?: AppClass): ChannelOptions {
     return {
       txHighWaterMark: this.options.channelTxHighWaterMark,
       rxHighWaterMark: this.options.channelRxHighWaterMark,
       maxPayload: this.options.maxFramePayload,
       splitData: true,
+      ...(appClass !== undefined && { workerHint: appClass }),
     };
-  }
-
-  private sessionTo(address: string): Promise<PeerSession> {
-    let p = this.dialing.get(address);
-    if (!p) {
-      p = this.dialPeer(address);
-      this.dialing.set(address, p);
-      p.catch(() => this.dialing.delete(address));
-    }
-    return p;
-  }
-
-  private async dialPeer(address: string): Promise<PeerSession> {
-    const driver = this.driverFor(address);
-    const plan: Array<[AppClass, number]> = [];
-    for (let i = 0; i < this.options.channels.throughput; i++) plan.push(['throughput', i]);
-    for (let i = 0; i < this.options.channels.latency; i++) plan.push(['latency', i]);
-    if (plan.length === 0) plan.push(['throughput', 0]);
-    const results = await Promise.allSettled(
-      plan.map(async ([appClass, index]) => {
-        const ch = await driver.dial(address, { ...this.channelOptions(), workerHint: appClass });
-        const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout, this.options.authKey);
-        return { ch, peer, appClass, index };
-      }),
-    );
-    const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    const hosts = new Set(ok.map((r) => r.peer.hostId));
-    if (failed || hosts.size !== 1 || this.state !== 'open') {
-      for (const r of ok) r.ch.destroy();
-      if (failed) throw failed.reason;
-      if (this.state !== 'open') throw new NetChannelError(ErrorCode.CLOSED, `stack ${this.hostId} closed while dialing ${address}`);
-      throw new ChannelError(ErrorCode.HANDSHAKE, `channels to ${address} reached ${hosts.size} different hosts`);
-    }
-    const session = this.sessionFor(ok[0]!.peer.hostId, address);
-    session.dialAddress = address;
-    for (const r of ok) session.device.add(r.ch, r.appClass, r.index);
-    return session;
-  }
-
-  /** Dials one more channel of `appClass` to a peer this stack dialed (elastic scaling). */
-  private async addChannel(session: PeerSession, appClass: AppClass, fixedIndex?: number): Promise<void> {
-    const address = session.dialAddress;
-    if (!address || this.state !== 'open') return;
-    const index = fixedIndex ?? session.device.channels.reduce((m, c) => (c.appClass === appClass ? Math.max(m, c.index + 1) : m), 0);
-    const ch = await this.driverFor(address).dial(address, { ...this.channelOptions(), workerHint: appClass });
-    const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout, this.options.authKey);
-    if (peer.hostId !== session.remoteHostId || this.state !== 'open' || session.isDown) {
-      ch.destroy();
-      return;
-    }
-    session.device.add(ch, appClass, index);
-  }
-
-  /** Stops scheduling onto a channel, lets it drain, then closes it (no byte lost). */
-  private async removeChannel(session: PeerSession, dc: DeviceChannel): Promise<void> {
-    await session.device.closeChannel(dc);
-  }
-
-  /**
-   * Re-dials a failed channel (same class and index) with exponential backoff and
-   * jitter, until it is back, the session gives up (peerTimeout) or the stack closes.
-   */
-  private async redial(session: PeerSession, appClass: AppClass, index: number): Promise<void> {
-    const { initial, max } = this.options.redialBackoff;
-    for (let attempt = 0; this.state === 'open' && !session.isDown; attempt++) {
-      const delay = Math.min(max, initial * 2 ** attempt) * (0.5 + Math.random() / 2);
-      await new Promise((r) => setTimeout(r, delay).unref());
-      if (this.state !== 'open' || session.isDown) return;
-      try {
-        await this.addChannel(session, appClass, index);
-        return;
-      } catch {
-        // keep trying until peerTimeout fails the session
-      }
-    }
   }
 
   private sessionFor(peerHostId: string, remoteAddress: string): PeerSession {
     let session = this.sessions.get(peerHostId);
     if (!session) {
-      const s = new PeerSession(new NetDevice(peerHostId, this.rx), remoteAddress, this.ctx);
+      const s = new PeerSession(peerHostId, remoteAddress, this.ctx);
       this.sessions.set(peerHostId, s);
       this.controller.start();
       s.device.on('channel-removed', (dc, err) => {
-        if (err && s.scalable && this.state === 'open') void this.redial(s, dc.appClass, dc.index);
+        if (err && s.scalable && this.state === 'open') void this.dialer.redial(s, dc.appClass, dc.index);
       });
       s.once('down', () => {
         if (this.sessions.get(peerHostId) === s) this.sessions.delete(peerHostId);
         if (this.sessions.size === 0) this.controller.stop();
-        for (const [addr, p] of this.dialing) {
-          void p.then((x) => x === s && this.dialing.get(addr) === p && this.dialing.delete(addr), () => {});
-        }
+        this.dialer.forget(s);
       });
       session = s;
     }
     return session;
   }
-
-  private onAccepted(ch: Channel): void {
-    if (this.state !== 'open') {
-      ch.destroy();
-      return;
-    }
-    if (this.handshaking.size >= this.options.maxPendingHandshakes) {
-      this.reject(ch, new ChannelError(ErrorCode.LIMIT, `more than ${this.options.maxPendingHandshakes} channels are in their HELLO; refusing ${ch.remoteAddress}`));
-      return;
-    }
-    this.handshaking.add(ch);
-    helloAsAcceptor(ch, this.hostId, this.options.handshakeTimeout, this.options.authKey).then(
-      (peer) => {
-        this.handshaking.delete(ch);
-        if (this.state !== 'open') {
-          ch.destroy();
-          return;
-        }
-        this.sessionFor(peer.hostId, ch.remoteAddress).device.add(ch, peer.appClass, peer.index);
-      },
-      (err: Error) => {
-        this.handshaking.delete(ch);
-        this.reject(ch, err);
-      },
-    );
-  }
-
-  /** Refuses an inbound channel and records why (events$, metrics). */
-  private reject(ch: Channel, err: Error & { code?: string }): void {
-    ch.destroy(err);
-    this.events.next({ type: 'channel-rejected', at: Date.now(), peer: '', transport: ch.scheme, remoteAddress: ch.remoteAddress, code: err.code ?? 'UNKNOWN', error: err.message });
-  }
 }
-
-/** Resolves after `p` or after `ms`, whichever comes first. */
-function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-    );
-  });
-}
-

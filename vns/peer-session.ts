@@ -1,18 +1,18 @@
 /**
- * PeerSession: the virtual sockets to one peer host. It owns the connection table,
- * routes frames from the peer's NetDevice to sockets, asks the class's scheduling
- * policy for a channel for every outgoing segment, and publishes socket events.
+ * PeerSession: the virtual sockets to one peer host. It owns the peer's NetDevice
+ * (injecting itself as the device's frame sink) and the connection table: received
+ * frames are demultiplexed to sockets here; everything sockets send goes down
+ * through the session's {@link ChannelRouter} (the scheduler) to the device.
  * @packageDocumentation
  */
 import { EventEmitter } from 'node:events';
 import { ErrorCode, SocketError, type NetChannelError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, MAX_LISTEN_PORT, ResetReason, type Frame } from '../netdriver/frame.js';
-import type { DeviceChannel, NetDevice } from '../netdriver/net-device.js';
-import type { ControlledPeer } from '../netscheduler/controller.js';
-import type { EventSink } from '../netscheduler/events.js';
-import type { TxSlicer } from '../netscheduler/tx-slicer.js';
-import type { SchedulingPolicy } from '../netscheduler/policy.js';
+import { NetDevice, type DeviceChannel, type FrameSink, type RxScheduler } from '../netdriver/net-device.js';
+import type { ControlledPeer } from '../netscheduler/control-loop.js';
+import type { EventSink } from '../events/index.js';
+import { ChannelRouter, type RouterContext } from './channel-router.js';
 import type { PortAllocator } from './port-allocator.js';
 import type { LinkedSocket, SocketLink } from './socket-link.js';
 import type { VirtualServer } from './virtual-server.js';
@@ -37,17 +37,14 @@ export interface SessionSocketDefaults {
 }
 
 /** What a session needs from its stack. */
-export interface SessionContext {
+export interface SessionContext extends RouterContext {
   readonly localHostId: string;
   readonly ports: PortAllocator;
-  readonly policies: Readonly<Record<AppClass, SchedulingPolicy>>;
   readonly socketDefaults: SessionSocketDefaults;
-  /** Throughput sockets never use latency channels (latency ones fall back if they have none). */
-  readonly isolation: boolean;
+  /** The stack's receive scheduler, shared by every device. */
+  readonly rx: RxScheduler;
   /** Publishes events on the stack's `events$`. */
   readonly emit: EventSink;
-  /** Per-turn budget for throughput transmission (send-side isolation); null = unlimited. */
-  readonly txSlicer: TxSlicer | null;
   /** How long sockets survive with no channel to the peer before failing, ms. */
   readonly peerTimeout: number;
   /** How long a closed socket keeps unacknowledged data for retransmission, ms. */
@@ -66,20 +63,19 @@ export interface PeerSessionEvents {
   down: [Error | undefined];
 }
 
-/** Most control frames kept while no channel is usable. */
-const MAX_PENDING_CONTROL = 65536;
-
 /** Connection-table key: the ephemeral end of a connection identifies it within a peer. */
 function keyOf(localPort: number, remotePort: number): number {
   return localPort > MAX_LISTEN_PORT ? localPort : -remotePort;
 }
 
 /** All virtual sockets between this stack and one peer host. */
-export class PeerSession extends EventEmitter<PeerSessionEvents> implements SocketLink, ControlledPeer {
+export class PeerSession extends EventEmitter<PeerSessionEvents> implements SocketLink, FrameSink, ControlledPeer {
   /** Open sockets by connection key. */
   readonly sockets = new Map<number, VirtualSocket>();
-  /** Segments that found every channel of their class full, per class, since the last tick. */
-  readonly blockedWaits: Record<AppClass, number> = { latency: 0, throughput: 0 };
+  /** The peer's channels. */
+  readonly device: NetDevice;
+  /** Transmission: the scheduler's channel choice for every frame sent to the peer. */
+  readonly router: ChannelRouter;
   /** Address the peer was dialed at (for elastic channels), if this stack dialed it. */
   dialAddress: string | undefined;
 
@@ -87,32 +83,29 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   get scalable(): boolean {
     return this.dialAddress !== undefined;
   }
-  private readonly blocked = new Set<LinkedSocket>();
-  /** Control frames waiting for a channel (none was usable when they were sent). */
-  private pendingControl: Array<{ appClass: AppClass; frame: Frame }> = [];
   private readonly lingerers = new Map<LinkedSocket, NodeJS.Timeout>();
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private readonly segment = { bytes: 0, appClass: 'throughput' as AppClass, localPort: 0, remotePort: 0, state: undefined as unknown };
   private dead = false;
 
   constructor(
-    /** The peer's device (its channels). */
-    readonly device: NetDevice,
+    /** Host id of the peer (from its HELLO). */
+    peerHostId: string,
     /** Address the peer was dialed at, or the first channel's remote address. */
     readonly remoteAddress: string,
     private readonly ctx: SessionContext,
   ) {
     super();
-    device.onFrame = (f, dc) => this.onFrame(f, dc);
-    device.on('writable', () => this.unblock());
+    const device = (this.device = new NetDevice(peerHostId, this, ctx.rx));
+    this.router = new ChannelRouter(device, ctx);
+    device.on('writable', () => this.router.unblock());
     device.on('channel-added', (dc) => {
       this.ctx.emit({ type: 'channel-added', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme });
       if (this.reconnectTimer) {
         clearTimeout(this.reconnectTimer);
         this.reconnectTimer = null;
       }
-      this.flushControl();
-      this.unblock();
+      this.router.flushControl();
+      this.router.unblock();
     });
     device.on('channel-removed', (dc, err) => {
       const e = err as (Error & { code?: string }) | undefined;
@@ -173,7 +166,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       };
       sock.once('connect', onConnect);
       sock.once('error', onError);
-      this.control(appClass, sock.syncFrame());
+      this.control(sock, sock.syncFrame());
     });
   }
 
@@ -182,54 +175,30 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     for (const s of this.sockets.values()) s.checkHol();
   }
 
-  // ---- SocketLink ----------------------------------------------------------------
-
-  select(sock: LinkedSocket, bytes: number): DeviceChannel | undefined {
-    const candidates = this.candidates(sock.appClass);
-    if (candidates.length === 0) return this.wait(sock);
-    const slicer = this.ctx.txSlicer;
-    if (slicer !== null && sock.appClass === 'throughput' && bytes > 0 && !slicer.take(bytes)) {
-      this.blocked.add(sock);
-      slicer.wait(this.unblockFn);
-      return undefined;
-    }
-    const pinned = (sock as VirtualSocket).pinnedTo;
-    let ch: DeviceChannel | undefined;
-    if (pinned !== null && pinned !== undefined) {
-      ch = this.pinnedChannel(sock as VirtualSocket, pinned, candidates);
-    } else {
-      const seg = this.segment;
-      seg.bytes = bytes;
-      seg.appClass = sock.appClass;
-      seg.localPort = sock.localPort;
-      seg.remotePort = sock.remotePort;
-      seg.state = sock.flowState;
-      ch = this.ctx.policies[sock.appClass].select(seg, candidates) as DeviceChannel | undefined;
-    }
-    if (ch === undefined) return this.wait(sock);
-    if (ch.channel.destroyed) {
-      // Closed under us (its 'close' event is still pending): stop using it and ask again.
-      this.device.retire(ch);
-      return this.select(sock, bytes);
-    }
-    ch.decisions++;
-    return ch;
+  /** Segments that found every channel of their class full, per class, since the last tick. */
+  get blockedWaits(): Record<AppClass, number> {
+    return this.router.blockedWaits;
   }
 
-  control(appClass: AppClass, frame: Frame): void {
-    let best: DeviceChannel | undefined;
-    for (const c of this.candidates(appClass)) {
-      if (!c.channel.destroyed && (best === undefined || c.txQueuedBytes < best.txQueuedBytes)) best = c;
-    }
-    if (best) best.channel.enqueue(frame);
-    else if (!this.dead && this.pendingControl.length < MAX_PENDING_CONTROL) this.pendingControl.push({ appClass, frame });
+  // ---- SocketLink ----------------------------------------------------------------
+
+  sendData(sock: LinkedSocket, bytes: number): boolean {
+    return this.router.sendData(sock, bytes);
+  }
+
+  resendData(sock: LinkedSocket, frame: Frame): number {
+    return this.router.resendData(sock, frame);
+  }
+
+  control(sock: LinkedSocket, frame: Frame): void {
+    if (!this.dead) this.router.control(sock.appClass, frame, sock.flowState);
   }
 
   detach(sock: LinkedSocket): void {
     const key = keyOf(sock.localPort, sock.remotePort);
     if (this.sockets.get(key) === sock) this.sockets.delete(key);
     if (sock.localPort > MAX_LISTEN_PORT) this.ctx.ports.release(sock.localPort);
-    this.blocked.delete(sock);
+    this.router.forget(sock);
     const t = this.lingerers.get(sock);
     if (t) {
       clearTimeout(t);
@@ -256,19 +225,14 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     this.lingerers.set(sock, t);
   }
 
-  private flushControl(): void {
-    const list = this.pendingControl;
-    this.pendingControl = [];
-    for (const { appClass, frame } of list) this.control(appClass, frame);
-  }
-
   // ---- inbound -------------------------------------------------------------------
 
-  private onFrame(f: Frame, from: DeviceChannel): void {
+  /** FrameSink: one frame from the device (after the receive scheduler). */
+  onFrame(f: Frame, from: DeviceChannel): void {
     const sock = this.sockets.get(keyOf(f.dst, f.src));
     if (sock !== undefined) {
       if (f.type !== FrameType.SYNC) sock.onFrame(f);
-      else if (f.dst <= MAX_LISTEN_PORT && !sock.destroyed) this.control(sock.appClass, sock.synAckFrame()); // SYNC_ACK may have been lost
+      else if (f.dst <= MAX_LISTEN_PORT && !sock.destroyed) this.control(sock, sock.synAckFrame()); // SYNC_ACK may have been lost
       return;
     }
     if (f.type === FrameType.SYNC) this.onSync(f, from);
@@ -291,7 +255,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       return;
     }
     const sock = this.createSocket(server.appClass ?? requested, f.dst, f.src, f.ack);
-    this.control(sock.appClass, sock.synAckFrame());
+    this.control(sock, sock.synAckFrame());
     this.publishOpened(sock, 'accept');
     server.accept(sock);
   }
@@ -303,7 +267,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       appClass,
       localPort,
       remotePort,
-      flowState: this.ctx.policies[appClass].createFlowState(localPort, remotePort),
+      flowState: this.ctx.policies[appClass].createFlowState?.(localPort, remotePort),
       window: d.window,
       maxSegment: d.maxSegment,
       allowHalfOpen: d.allowHalfOpen,
@@ -324,8 +288,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     else this.ctx.emit({ ...base, type: 'socket-remapped', mapping: kind });
   }
 
-  closed(s: LinkedSocket, error: Error | null): void {
-    const sock = s as VirtualSocket;
+  closed(sock: LinkedSocket, error: Error | null): void {
     if (!sock.announced) return; // never opened: a refused or failed connect
     const { appClass, localPort, remotePort } = sock;
     const peer = this.remoteHostId;
@@ -354,38 +317,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   }
 
   private reset(appClass: AppClass, f: Frame, reason: number): void {
-    this.control(appClass, controlFrame(FrameType.RST, f.dst, f.src, 0, reason));
-  }
-
-  private candidates(appClass: AppClass): readonly DeviceChannel[] {
-    const own = this.device.channelsOf(appClass);
-    if (own.length > 0 || (this.ctx.isolation && appClass === 'throughput')) return own;
-    return this.device.channelsOf(appClass === 'latency' ? 'throughput' : 'latency');
-  }
-
-  /** A pinned socket stays on one channel: the least loaded when it was pinned. */
-  private pinnedChannel(sock: VirtualSocket, pinnedTo: number, candidates: readonly DeviceChannel[]): DeviceChannel | undefined {
-    let ch = candidates.find((c) => c.id === pinnedTo);
-    if (!ch) {
-      for (const c of candidates) if (!ch || c.txQueuedBytes < ch.txQueuedBytes) ch = c;
-      sock.pinnedTo = ch!.id;
-    }
-    return ch!.txQueuedBytes < ch!.txHighWaterMark ? ch : undefined;
-  }
-
-  private wait(sock: LinkedSocket): undefined {
-    this.blocked.add(sock);
-    this.blockedWaits[sock.appClass]++;
-    return undefined;
-  }
-
-  private readonly unblockFn = (): void => this.unblock();
-
-  private unblock(): void {
-    if (this.blocked.size === 0) return;
-    const list = [...this.blocked];
-    this.blocked.clear();
-    for (const s of list) s.pump();
+    if (!this.dead) this.router.control(appClass, controlFrame(FrameType.RST, f.dst, f.src, 0, reason), undefined);
   }
 
   /**
@@ -395,7 +327,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
    */
   private onChannelLost(_dc: DeviceChannel, err: Error | undefined): void {
     if (err && !this.dead) for (const s of [...this.sockets.values()]) s.retransmit();
-    this.unblock();
+    this.router.unblock();
   }
 
   /** The last channel is gone: after a failure, wait `peerTimeout` for one to return. */
@@ -421,7 +353,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   private fail(error: SocketError, err: Error | undefined): void {
     if (this.dead) return;
     this.dead = true;
-    this.pendingControl = [];
+    this.router.clear();
     for (const s of [...this.sockets.values()]) {
       // After a graceful close, a socket that already has the peer's FIN keeps its unread data.
       if (!err && s.peerFinished) continue;

@@ -12,6 +12,8 @@ import { seqAdd, seqDiff } from './seq.js';
 export class RetransmitQueue {
   private frames: Frame[] = [];
   private slabs: Array<Slab | null> = [];
+  /** Channel each frame last went on. */
+  private channels: number[] = [];
   /** Index of the oldest unacknowledged frame. */
   private head = 0;
   /** Index of the next frame to re-send; `frames.length` when nothing is pending. */
@@ -27,10 +29,11 @@ export class RetransmitQueue {
     return this.next < this.frames.length;
   }
 
-  /** Records a frame just sent (its payload copy lives in `slab`, or its own buffer). */
-  push(frame: Frame, slab: Slab | null): void {
+  /** Records a frame just sent on `channelId` (its payload copy lives in `slab`, or its own buffer). */
+  push(frame: Frame, slab: Slab | null, channelId: number): void {
     this.frames.push(frame);
     this.slabs.push(slab);
+    this.channels.push(channelId);
     this.next = this.frames.length;
   }
 
@@ -49,6 +52,7 @@ export class RetransmitQueue {
       // Compact once most of the array is acknowledged.
       this.frames = q.slice(h);
       this.slabs = this.slabs.slice(h);
+      this.channels = this.channels.slice(h);
       this.next -= h;
       this.head = 0;
     }
@@ -64,9 +68,9 @@ export class RetransmitQueue {
     return this.next < this.frames.length ? this.frames[this.next] : undefined;
   }
 
-  /** The frame from {@link peekResend} was re-sent. */
-  resent(): void {
-    this.next++;
+  /** The frame from {@link peekResend} was re-sent on `channelId`. */
+  resent(channelId: number): void {
+    this.channels[this.next++] = channelId;
   }
 
   /** Forgets everything (the socket is gone or reset). */
@@ -74,6 +78,7 @@ export class RetransmitQueue {
     for (let i = this.head; i < this.slabs.length; i++) releaseRetained(this.slabs[i]!);
     this.frames = [];
     this.slabs = [];
+    this.channels = [];
     this.head = 0;
     this.next = 0;
   }

@@ -1,11 +1,12 @@
 /**
- * What a virtual socket needs from the layer below: channel selection (the
- * scheduler), control-frame transmission and removal from the connection table.
+ * What a virtual socket needs from the layer below (its peer session): transmission
+ * of its segments and control frames through the scheduler, and the connection
+ * table. The socket never sees a channel; the session never sees socket internals
+ * beyond {@link LinkedSocket}.
  * @packageDocumentation
  */
 import type { AppClass } from '../netdriver/channel.js';
 import type { Frame } from '../netdriver/frame.js';
-import type { DeviceChannel } from '../netdriver/net-device.js';
 
 /** The peer-facing side of one virtual socket, provided by its peer session. */
 export interface SocketLink {
@@ -16,12 +17,15 @@ export interface SocketLink {
   /** This stack's host id. */
   readonly localHostId: string;
   /**
-   * Asks the scheduler for a channel for `bytes` of the socket's data. Returns
-   * undefined when every channel is full; the link then calls `sock.pump()` later.
+   * Sends `bytes` of the socket's data: the scheduler picks a channel, then the link
+   * calls `sock.takeSegment(bytes, channelId)` and transmits the frame. False when
+   * every channel is full; the link then calls `sock.pump()` later.
    */
-  select(sock: LinkedSocket, bytes: number): DeviceChannel | undefined;
-  /** Sends a control frame (SYNC, CREDIT, FIN, RST, …) on a channel of the socket's class. */
-  control(appClass: AppClass, frame: Frame): void;
+  sendData(sock: LinkedSocket, bytes: number): boolean;
+  /** Re-sends a DATA frame already built; the channel id it went on, or -1 (wait for `pump`). */
+  resendData(sock: LinkedSocket, frame: Frame): number;
+  /** Sends a control frame (SYNC, CREDIT, FIN, RST, …) of the socket, placed by the scheduler. */
+  control(sock: LinkedSocket, frame: Frame): void;
   /** Removes the socket from the connection table. */
   detach(sock: LinkedSocket): void;
   /**
@@ -47,6 +51,24 @@ export interface LinkedSocket {
   readonly remotePort: number;
   /** Scheduler state of the socket's policy. */
   readonly flowState: unknown;
+  /**
+   * Set while the peer reports its reader stalled (HoL): the socket stays on one
+   * channel — this channel id, or 0 until the link picks one. Null: not pinned.
+   */
+  pinnedTo: number | null;
+  /** The link published `socket-opened` for it. */
+  announced: boolean;
+  /** Payload bytes delivered in order. */
+  readonly bytesRead: number;
+  /** Payload bytes written by the application. */
+  readonly bytesWritten: number;
+  /** Times the sender ran out of credit. */
+  readonly creditStalls: number;
+  /**
+   * Takes the next `bytes` off the transmit queue as a DATA frame that will travel on
+   * channel `channelId`, and records it for retransmission.
+   */
+  takeSegment(bytes: number, channelId: number): Frame;
   /** Retries transmission (called when a channel became writable). */
   pump(): void;
 }

@@ -7,12 +7,13 @@
 import { ErrorCode, SocketError, type NetChannelError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, ResetReason, type Frame } from '../netdriver/frame.js';
-import { ReorderBuffer } from './reorder-buffer.js';
-import { retainCopy, type Slab } from './retain-slab.js';
 import { RetransmitQueue } from './retransmit-queue.js';
+import { SocketReceiver, type ReceiverHost } from './socket-receiver.js';
 import { seqAdd, seqDiff } from './seq.js';
 import type { LinkedSocket, SocketLink } from './socket-link.js';
 import { SocketSurface } from './socket-surface.js';
+import { TxQueue } from './tx-queue.js';
+import { resetError } from './reset-error.js';
 
 /** Default receive window (credit) per socket: 4 MiB. */
 export const DEFAULT_WINDOW = 4 * 1024 * 1024;
@@ -60,7 +61,6 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   readonly remotePort: number;
   /** @internal Scheduler state. */
   readonly flowState: unknown;
-  /** @internal Mapping state read by the session's channel selection. */
   /**
    * @internal Set while the peer reports its reader stalled (HoL): the socket stays on
    * one channel — this channel id, or 0 until the session picks one. Null: not pinned.
@@ -72,15 +72,13 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   private readonly link: SocketLink;
   private readonly window: number;
   private readonly mss: number;
-  private readonly zeroCopy: boolean;
   private state: State;
 
   // Transmit side.
   private sndNxt = 0;
   private sndGrant = 0;
-  private tx: Buffer[] = [];
-  private txOffset = 0;
-  private txBytes = 0;
+  /** Written bytes not yet sent. */
+  private readonly tx: TxQueue;
   private sent = 0;
   private writeCb: ((err?: Error | null) => void) | null = null;
   private finalCb: ((err?: Error | null) => void) | null = null;
@@ -88,30 +86,14 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   private finAcked = false;
   /** Sent DATA frames not yet acknowledged (kept for retransmission after a channel failure). */
   private readonly retx = new RetransmitQueue();
-  /** Slab of the payload `takeTx` just returned. */
-  private takenSlab: Slab | null = null;
   private resendControl = false;
   private lingering = false;
   /** Times the sender ran out of credit (flow-control stalls). */
   creditStalls = 0;
 
-  // Receive side.
-  private rcvNxt = 0;
-  private grantSent = 0;
-  private readonly reorder = new ReorderBuffer();
-  /** Out-of-order bytes accounted against the peer's budget. */
-  private reorderReserved = 0;
-  private finSeq = -1;
-  private finReceived = false;
-  private received = 0;
+  /** Receive side: reordering, credit, the peer's FIN, HoL detection. */
+  private readonly rx: SocketReceiver;
   private resetByPeer = false;
-
-  // Head-of-line handling (receive side).
-  private readonly holExpansion: number;
-  private extraWindow = 0;
-  private lastConsumed = 0;
-  private stalledTicks = 0;
-
 
   /** @internal Sockets are created by a stack's `connect` or a server. */
   constructor(init: VirtualSocketInit) {
@@ -130,9 +112,8 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     this.flowState = init.flowState;
     this.window = init.window;
     this.mss = init.maxSegment;
-    this.zeroCopy = init.zeroCopy;
-    this.holExpansion = init.holExpansion;
-    this.grantSent = init.window;
+    this.tx = new TxQueue(init.zeroCopy);
+    this.rx = new SocketReceiver(this.receiverHost(), init.window, init.holExpansion);
     if (init.peerGrant === undefined) {
       this.state = 'connecting';
     } else {
@@ -161,11 +142,11 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   }
   /** Payload bytes received (delivered in order). */
   get bytesRead(): number {
-    return this.received;
+    return this.rx.received;
   }
   /** Payload bytes written: sent on channels plus still buffered in the socket. */
   get bytesWritten(): number {
-    return this.sent + this.txBytes + this.writableLength;
+    return this.sent + this.tx.bytes + this.writableLength;
   }
   /** `{ address, port, family }` of the local end, like net.Socket#address(). */
   address(): { address: string; port: number; family: string } {
@@ -175,13 +156,13 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   // ---- Duplex hooks ------------------------------------------------------------
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.queue(chunk);
+    this.tx.push(chunk);
     this.writeCb = cb;
     this.pump();
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
-    for (const c of chunks) this.queue(c.chunk);
+    for (const c of chunks) this.tx.push(c.chunk);
     this.writeCb = cb;
     this.pump();
   }
@@ -205,7 +186,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   /** @internal Runs the grant check queued by `_read`. */
   runDeferredGrant(): void {
     this.grantQueued = false;
-    this.maybeGrant();
+    this.grant();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
@@ -216,12 +197,10 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     // another channel); later data from the peer is answered by the session's RST.
     const reset = wasOpen && !this.finSent && !this.resetByPeer;
     if (reset) {
-      this.link.control(this.appClass, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.RESET));
+      this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.RESET));
     }
-    this.tx = [];
-    this.txBytes = 0;
-    this.releaseReorder(this.reorderReserved);
-    this.reorder.clear();
+    this.tx.clear();
+    this.rx.clear();
     if (!reset && !this.resetByPeer && this.finSent && !this.allAcked) {
       this.lingering = true;
       this.link.linger(this);
@@ -238,54 +217,14 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
 
   // ---- transmit ----------------------------------------------------------------
 
-  private queue(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.tx.push(chunk);
-    this.txBytes += chunk.length;
-  }
-
-  /**
-   * Takes `n` bytes off the transmit queue. The result is kept for retransmission
-   * until acknowledged, so bytes of the caller's Buffer are copied (the caller may
-   * reuse its Buffer once the write callback ran, as with net.Socket) unless the
-   * socket was made with `zeroCopy`.
-   */
-  private takeTx(n: number): Buffer {
-    const head = this.tx[0]!;
-    const avail = head.length - this.txOffset;
-    if (avail >= n) {
-      const slice = head.subarray(this.txOffset, this.txOffset + n);
-      let out = slice;
-      this.takenSlab = null;
-      if (!this.zeroCopy) {
-        const r = retainCopy(slice);
-        out = r.payload;
-        this.takenSlab = r.slab;
-      }
-      this.txOffset += n;
-      if (this.txOffset === head.length) {
-        this.tx.shift();
-        this.txOffset = 0;
-      }
-      this.txBytes -= n;
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    this.takenSlab = null;
-    let filled = 0;
-    while (filled < n) {
-      const c = this.tx[0]!;
-      const k = Math.min(c.length - this.txOffset, n - filled);
-      c.copy(out, filled, this.txOffset, this.txOffset + k);
-      filled += k;
-      this.txOffset += k;
-      if (this.txOffset === c.length) {
-        this.tx.shift();
-        this.txOffset = 0;
-      }
-    }
-    this.txBytes -= n;
-    return out;
+  /** @internal The link picked channel `channelId` for the next `n` bytes: build that DATA frame. */
+  takeSegment(n: number, channelId: number): Frame {
+    const payload = this.tx.take(n);
+    const frame: Frame = { type: FrameType.DATA, flags: 0, src: this.localPort, dst: this.remotePort, seq: this.sndNxt, ack: 0, payload };
+    this.retx.push(frame, this.tx.takenSlab, channelId);
+    this.sndNxt = seqAdd(this.sndNxt, n);
+    this.sent += n;
+    return frame;
   }
 
   /** True when every byte sent (and the FIN, if sent) is acknowledged. */
@@ -297,21 +236,13 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   pump(): void {
     if ((this.retx.resendPending || this.resendControl) && !this.resend()) return;
     if (this.state !== 'open') return;
-    while (this.txBytes > 0) {
+    while (this.tx.bytes > 0) {
       const credit = seqDiff(this.sndGrant, this.sndNxt);
       if (credit <= 0) {
         this.creditStalls++;
         return;
       }
-      const n = Math.min(credit, this.mss, this.txBytes);
-      const ch = this.link.select(this, n);
-      if (ch === undefined) return;
-      const payload = this.takeTx(n);
-      const frame: Frame = { type: FrameType.DATA, flags: 0, src: this.localPort, dst: this.remotePort, seq: this.sndNxt, ack: 0, payload };
-      ch.channel.enqueue(frame);
-      this.retx.push(frame, this.takenSlab);
-      this.sndNxt = seqAdd(this.sndNxt, n);
-      this.sent += n;
+      if (!this.link.sendData(this, Math.min(credit, this.mss, this.tx.bytes))) return;
     }
     this.touch();
     const cb = this.writeCb;
@@ -323,7 +254,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     if (fin && !this.finSent) {
       this.finalCb = null;
       this.finSent = true;
-      this.link.control(this.appClass, controlFrame(FrameType.FIN, this.localPort, this.remotePort, this.sndNxt));
+      this.link.control(this, controlFrame(FrameType.FIN, this.localPort, this.remotePort, this.sndNxt));
       fin();
     }
   }
@@ -344,7 +275,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   onFrame(f: Frame): void {
     switch (f.type) {
       case FrameType.DATA:
-        this.onData(f.seq, f.payload);
+        if (!this.destroyed) this.rx.onData(f.seq, f.payload);
         break;
       case FrameType.CREDIT: {
         const pinned = (f.flags & FrameFlag.HOL) !== 0;
@@ -360,10 +291,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
         break;
       }
       case FrameType.FIN:
-        if (this.finSeq === -1) {
-          this.finSeq = f.seq;
-          this.maybeFin();
-        }
+        if (!this.destroyed) this.rx.onFin(f.seq);
         break;
       case FrameType.RST:
         this.onReset(f.ack);
@@ -378,7 +306,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
 
   /** @internal True once the peer's FIN was received in order. */
   get peerFinished(): boolean {
-    return this.finReceived;
+    return this.rx.finReceived;
   }
 
   /** @internal Destroys without telling the peer (the stack is going away). */
@@ -389,7 +317,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
 
   /** @internal The peer refused or reset the socket, or the link failed. */
   onReset(reason: number, err?: NetChannelError): void {
-    if (reason === ResetReason.UNKNOWN && this.finSent && this.finReceived && !err) {
+    if (reason === ResetReason.UNKNOWN && this.finSent && this.rx.finReceived && !err) {
       // The peer already closed cleanly and forgot us: everything we sent was delivered.
       this.finAcked = true;
       this.dropUnacked();
@@ -403,81 +331,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     }
     if (this.destroyed) return;
     this.resetByPeer = true;
-    const where = `virtual port ${this.remotePort} at ${this.link.remoteAddress}`;
-    const error =
-      err ??
-      (reason === ResetReason.REFUSED
-        ? new SocketError(ErrorCode.CONNECTION_REFUSED, `connection refused: nobody listens on ${where}`)
-        : reason === ResetReason.PROTOCOL
-          ? new SocketError(ErrorCode.PROTOCOL, `peer reset ${where} for a protocol violation`)
-          : reason === ResetReason.LIMIT
-            ? new SocketError(ErrorCode.LIMIT, `peer refused ${where}: limit reached`)
-            : new SocketError(ErrorCode.CONNECTION_RESET, `connection reset by peer (${where})`));
-    this.destroy(error);
-  }
-
-  private onData(seq: number, payload: Buffer): void {
-    if (this.finReceived || this.destroyed) return;
-    const len = payload.length;
-    if (seqDiff(seqAdd(seq, len), this.grantSent) > 0) {
-      // (grantSent never shrinks, so an expansion that was undone stays honoured.)
-      this.protocolError(`peer sent bytes ${seq}..${seqAdd(seq, len)} beyond the granted offset ${this.grantSent}`);
-      return;
-    }
-    let off = seqDiff(seq, this.rcvNxt);
-    if (off < 0) {
-      if (off + len <= 0) return; // duplicate
-      payload = payload.subarray(-off);
-      off = 0;
-    }
-    if (off > 0) {
-      this.reorder.insert(seq, payload);
-      const added = this.reorder.bytes - this.reorderReserved;
-      if (this.reorder.bytes > this.window + this.extraWindow) {
-        this.protocolError(`peer made this socket hold ${this.reorder.bytes} out-of-order bytes, over its window of ${this.window + this.extraWindow}`);
-      } else if (added > 0 && this.link.reserveReorder(added)) {
-        this.reorderReserved += added;
-      } else if (added > 0) {
-        this.link.control(this.appClass, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.LIMIT));
-        this.resetByPeer = true;
-        this.destroy(new SocketError(ErrorCode.LIMIT, `peer's out-of-order bytes exceed maxReorderBytesPerPeer; socket ${this.localPort}->${this.remotePort} reset`));
-      }
-      return;
-    }
-    this.deliver(payload);
-    if (this.reorder.size > 0) {
-      let next: Buffer | undefined;
-      while ((next = this.reorder.take(this.rcvNxt)) !== undefined) this.deliver(next);
-      this.releaseReorder(this.reorderReserved - this.reorder.bytes);
-    }
-    this.maybeFin();
-    this.maybeGrant();
-  }
-
-  /** Returns `bytes` of this socket's reorder reservation to the peer's budget. */
-  private releaseReorder(bytes: number): void {
-    if (bytes <= 0) return;
-    this.reorderReserved -= bytes;
-    this.link.reserveReorder(-bytes);
-  }
-
-  private deliver(buf: Buffer): void {
-    this.rcvNxt = seqAdd(this.rcvNxt, buf.length);
-    this.received += buf.length;
-    this.touch();
-    this.push(buf);
-  }
-
-  private maybeFin(): void {
-    if (this.finSeq === -1 || this.finReceived || this.finSeq !== this.rcvNxt) return;
-    this.finReceived = true;
-    this.push(null);
-    this.sendFinSeen();
-  }
-
-  /** Acknowledges everything up to the peer's FIN, so it can stop retaining data. */
-  private sendFinSeen(): void {
-    this.link.control(this.appClass, controlFrame(FrameType.CREDIT, this.localPort, this.remotePort, this.rcvNxt, this.grantSent, FrameFlag.FIN_SEEN));
+    this.destroy(err ?? resetError(reason, `virtual port ${this.remotePort} at ${this.link.remoteAddress}`));
   }
 
   /** Drops acknowledged frames; `finSeen` also acknowledges the FIN. */
@@ -511,67 +365,64 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   private resend(): boolean {
     if (this.resendControl) {
       this.resendControl = false;
-      if (this.state === 'connecting') this.link.control(this.appClass, this.syncFrame());
+      if (this.state === 'connecting') this.link.control(this, this.syncFrame());
       if (this.state === 'open') {
-        if (this.finReceived) this.sendFinSeen();
-        else this.maybeGrant(true);
+        if (this.rx.finReceived) this.rx.sendFinSeen();
+        else this.grant(true);
       }
     }
     for (let f = this.retx.peekResend(); f !== undefined; f = this.retx.peekResend()) {
-      const ch = this.link.select(this, f.payload.length);
-      if (ch === undefined) return false;
-      ch.channel.enqueue(f);
-      this.retx.resent();
+      const channelId = this.link.resendData(this, f);
+      if (channelId < 0) return false;
+      this.retx.resent(channelId);
     }
-    if (this.finSent && !this.finAcked) this.link.control(this.appClass, controlFrame(FrameType.FIN, this.localPort, this.remotePort, this.sndNxt));
+    if (this.finSent && !this.finAcked) this.link.control(this, controlFrame(FrameType.FIN, this.localPort, this.remotePort, this.sndNxt));
     return true;
   }
 
-  /** Sends a CREDIT when the application consumed a quarter window since the last one. */
-  private maybeGrant(force = false): void {
-    if (this.state === 'closed' || this.finReceived) return;
-    const consumed = seqAdd(this.rcvNxt, -this.readableLength);
-    const grant = seqAdd(consumed, this.window + this.extraWindow);
-    const delta = seqDiff(grant, this.grantSent);
-    if (delta >= this.window >>> 2 || (force && delta >= 0)) {
-      this.grantSent = delta > 0 ? grant : this.grantSent;
-      const flags = this.extraWindow > 0 ? FrameFlag.HOL : 0;
-      this.link.control(this.appClass, controlFrame(FrameType.CREDIT, this.localPort, this.remotePort, this.rcvNxt, this.grantSent, flags));
-    }
+  /** Sends a CREDIT if the application consumed enough (or `force`), unless closed. */
+  private grant(force = false): void {
+    if (this.state !== 'closed') this.rx.maybeGrant(force);
   }
 
   /** Current receive window (credit) including any HoL expansion, bytes. */
   get receiveWindow(): number {
-    return this.window + this.extraWindow;
+    return this.rx.receiveWindow;
   }
 
-  /**
-   * @internal Control tick (scheduler): detects a reader that stopped reading with a
-   * full window (head-of-line), grants a bounded expansion and asks the sender to
-   * keep the socket off shared channels; undoes both once the reader catches up.
-   */
+  /** @internal Control tick (scheduler): head-of-line check of the receive side. */
   checkHol(): void {
-    if (this.state !== 'open' || this.finReceived || this.holExpansion === 0) return;
-    const consumed = seqAdd(this.rcvNxt, -this.readableLength);
-    const idle = consumed === this.lastConsumed;
-    this.lastConsumed = consumed;
-    if (this.extraWindow === 0) {
-      this.stalledTicks = idle && this.readableLength >= this.window ? this.stalledTicks + 1 : 0;
-      if (this.stalledTicks >= 2) {
-        this.stalledTicks = 0;
-        this.extraWindow = this.holExpansion;
-        this.maybeGrant(true);
-        this.link.notify(this, 'hol-detected', this.receiveWindow);
-      }
-    } else if (this.readableLength < this.window >>> 1) {
-      this.extraWindow = 0;
-      this.maybeGrant(true);
-      this.link.notify(this, 'hol-resolved', this.receiveWindow);
-    }
+    if (this.state !== 'open') return;
+    const change = this.rx.checkHol();
+    if (change !== undefined) this.link.notify(this, change, this.rx.receiveWindow);
+  }
+
+  /** What the receive side may do to this socket. */
+  private receiverHost(): ReceiverHost {
+    const sock = this;
+    return {
+      localPort: this.localPort,
+      remotePort: this.remotePort,
+      get readableLength() {
+        return sock.readableLength;
+      },
+      deliverUp: (chunk) => {
+        if (chunk !== null) this.touch();
+        this.push(chunk);
+      },
+      sendControl: (frame) => this.link.control(this, frame),
+      reserveReorder: (delta) => this.link.reserveReorder(delta),
+      fail: (kind, message) => {
+        if (kind === 'protocol') return this.protocolError(message);
+        this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.LIMIT));
+        this.resetByPeer = true;
+        this.destroy(new SocketError(ErrorCode.LIMIT, message));
+      },
+    };
   }
 
   private protocolError(message: string): void {
-    this.link.control(this.appClass, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.PROTOCOL));
+    this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.PROTOCOL));
     this.resetByPeer = true; // RST already sent
     this.destroy(new SocketError(ErrorCode.PROTOCOL, message));
   }

@@ -143,7 +143,7 @@ export class CopyPool {
     const idleTimeout = int('idleTimeout', options.idleTimeout, 30_000, 0, 3_600_000);
     this.minPart = int('minPartBytes', options.minPartBytes, 16 * 1024, 0, 1 << 30);
     this.defaultChecksum = options.checksum ?? false;
-    this.policy = (options.placement ?? thresholdPlacement())();
+    this.policy = (options.placement ?? thresholdPlacement())({ appClass: 'throughput' });
     this.active = max;
     const filename = options.filename === undefined ? workerScript('copy-task').href : String(options.filename);
     this.pool = new Piscina({

@@ -11,8 +11,6 @@ export const leastRecentlyUsed = () =>
     const lastUse = new Map<number, number>();
     let clock = 0;
     return {
-      name: 'least-recently-used',
-      createFlowState: () => null,
       select(_segment, channels: readonly ChannelView[]) {
         let pick: ChannelView | undefined;
         for (const c of channels) {

@@ -1,8 +1,9 @@
 /**
  * Events a stack publishes on `stack.events$` (an rxjs Observable): channels coming
  * and going, sockets opening and closing, remapping, head-of-line blocking and
- * scaling decisions with their inputs. Metrics and the scaling controller read the
- * same stream.
+ * scaling decisions with their inputs. Every layer publishes through an injected
+ * {@link EventSink}; metrics and diagnostics subscribe to the stream (nothing in the
+ * data path reads it).
  * @packageDocumentation
  */
 import type { AppClass } from '../netdriver/channel.js';
@@ -100,7 +101,7 @@ export interface HolEvent extends EventBase {
   readonly windowBytes: number;
 }
 
-/** The scaling controller decided a channel count for a class. */
+/** The control loop's scaling step decided a channel count for a class. */
 export interface ScalingEvent extends EventBase {
   readonly type: 'scaling';
   readonly appClass: AppClass;

@@ -1,13 +1,13 @@
 /**
- * The coarse-grained control loop (rxjs timer, default every 100 ms): samples every
- * channel's rate and occupancy, lets sockets check for head-of-line blocking, and
- * asks the scaling policy how many channels each class of each peer should have.
+ * The stack's coarse-grained control loop (rxjs timer, default every 100 ms). Each
+ * tick runs one small step per concern for every peer — keepalive, rate sampling,
+ * head-of-line checks, channel scaling — and then one elastic-worker step.
  * @packageDocumentation
  */
 import { interval, type Subscription } from 'rxjs';
 import { APP_CLASSES, type AppClass } from '../netdriver/channel.js';
 import type { DeviceChannel, NetDevice } from '../netdriver/net-device.js';
-import type { EventSink } from './events.js';
+import type { EventSink } from '../events/index.js';
 import type { ScalingFactory, ScalingPolicy } from './scaling.js';
 
 /** Bounds of the channel count of one class. */
@@ -18,10 +18,10 @@ export interface ChannelBounds {
   max: number;
 }
 
-/** A peer the controller looks after. */
+/** A peer the control loop looks after. */
 export interface ControlledPeer {
   readonly device: NetDevice;
-  /** Segments that waited for room per class since the last tick (reset by the controller). */
+  /** Segments that waited for room per class since the last tick (reset by the loop). */
   readonly blockedWaits: Record<AppClass, number>;
   /** True when this stack dialed the peer and may add or remove channels. */
   readonly scalable: boolean;
@@ -29,14 +29,14 @@ export interface ControlledPeer {
   tick(): void;
 }
 
-/** What the controller needs from its stack. */
-export interface ControllerHost {
+/** What the control loop needs from its stack. */
+export interface ControlLoopHost<P extends ControlledPeer = ControlledPeer> {
   /** Peers to look after now. */
-  peers(): Iterable<ControlledPeer>;
+  peers(): Iterable<P>;
   /** Dials one more channel of `appClass` to the peer. */
-  addChannel(peer: ControlledPeer, appClass: AppClass): Promise<void>;
+  addChannel(peer: P, appClass: AppClass): Promise<void>;
   /** Drains and closes one channel. */
-  removeChannel(peer: ControlledPeer, channel: DeviceChannel): Promise<void>;
+  removeChannel(peer: P, channel: DeviceChannel): Promise<void>;
   readonly emit: EventSink;
   /** Keepalive timing for every channel. */
   readonly keepalive: { intervalMs: number; timeoutMs: number };
@@ -44,8 +44,8 @@ export interface ControllerHost {
   tickWorkers?(): void;
 }
 
-/** Options of {@link ScalingController}. */
-export interface ControllerOptions {
+/** Options of {@link ControlLoop}. */
+export interface ControlLoopOptions {
   /** Tick length, ms. @default 100 */
   intervalMs: number;
   /** Scaling policy, or null for a fixed channel count. */
@@ -55,16 +55,16 @@ export interface ControllerOptions {
 }
 
 /** The control loop of one stack. */
-export class ScalingController {
+export class ControlLoop<P extends ControlledPeer = ControlledPeer> {
   private sub: Subscription | null = null;
-  private readonly policies = new WeakMap<ControlledPeer, Partial<Record<AppClass, ScalingPolicy>>>();
-  private readonly busy = new WeakSet<ControlledPeer>();
+  private readonly policies = new WeakMap<P, Partial<Record<AppClass, ScalingPolicy>>>();
+  private readonly busy = new WeakSet<P>();
   /** Ticks run so far. */
   ticks = 0;
 
   constructor(
-    private readonly host: ControllerHost,
-    private readonly options: ControllerOptions,
+    private readonly host: ControlLoopHost<P>,
+    private readonly options: ControlLoopOptions,
   ) {}
 
   /** Starts ticking (idempotent). */
@@ -83,20 +83,14 @@ export class ScalingController {
     return this.sub !== null;
   }
 
-  /** One control step; public so tests can drive it without timers. */
+  /** One control tick; public so tests can drive it without timers. */
   tick(): void {
     this.ticks++;
-    const seconds = this.options.intervalMs / 1000;
     const now = performance.now();
     for (const peer of this.host.peers()) {
-      peer.device.keepalive(now, this.host.keepalive.intervalMs, this.host.keepalive.timeoutMs);
-      for (const dc of peer.device.channels) {
-        const sent = dc.channel.bytesSent;
-        dc.throughput = (sent - dc.lastBytesSent) / seconds;
-        dc.busyRatio = 0.8 * dc.busyRatio + 0.2 * (dc.txQueuedBytes > 0 || sent > dc.lastBytesSent ? 1 : 0);
-        dc.lastBytesSent = sent;
-      }
-      peer.tick();
+      this.keepalive(peer, now);
+      this.sampleRates(peer);
+      peer.tick(); // per-socket head-of-line checks
       if (this.options.scaling && peer.scalable && !this.busy.has(peer)) this.scale(peer);
       peer.blockedWaits.latency = 0;
       peer.blockedWaits.throughput = 0;
@@ -104,13 +98,30 @@ export class ScalingController {
     this.host.tickWorkers?.();
   }
 
-  private scale(peer: ControlledPeer): void {
+  /** Keepalive step: PING silent channels, destroy dead ones. */
+  private keepalive(peer: P, now: number): void {
+    peer.device.keepalive(now, this.host.keepalive.intervalMs, this.host.keepalive.timeoutMs);
+  }
+
+  /** Rate-sampling step: each channel's send rate and busy ratio over the tick. */
+  private sampleRates(peer: P): void {
+    const seconds = this.options.intervalMs / 1000;
+    for (const dc of peer.device.channels) {
+      const sent = dc.channel.bytesSent;
+      dc.throughput = (sent - dc.lastBytesSent) / seconds;
+      dc.busyRatio = 0.8 * dc.busyRatio + 0.2 * (dc.txQueuedBytes > 0 || sent > dc.lastBytesSent ? 1 : 0);
+      dc.lastBytesSent = sent;
+    }
+  }
+
+  /** Scaling step: asks the scaling policy for each bounded class's channel count. */
+  private scale(peer: P): void {
     let policies = this.policies.get(peer);
     if (!policies) this.policies.set(peer, (policies = {}));
     for (const appClass of APP_CLASSES) {
       const bounds = this.options.bounds[appClass];
       if (!bounds) continue;
-      const policy = (policies[appClass] ??= this.options.scaling!(appClass));
+      const policy = (policies[appClass] ??= this.options.scaling!({ appClass }));
       const channels = peer.device.channelsOf(appClass);
       const sample = {
         appClass,

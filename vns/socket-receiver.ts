@@ -1,0 +1,174 @@
+/**
+ * The receive half of a virtual socket: in-order delivery by byte sequence number
+ * (reordering across channels), the credit (window) it grants the peer, the peer's
+ * FIN, and head-of-line detection for a reader that stopped reading.
+ * @packageDocumentation
+ */
+import { controlFrame, FrameFlag, FrameType, type Frame } from '../netdriver/frame.js';
+import { ReorderBuffer } from './reorder-buffer.js';
+import { seqAdd, seqDiff } from './seq.js';
+
+/** What the receiver needs from its socket. */
+export interface ReceiverHost {
+  readonly localPort: number;
+  readonly remotePort: number;
+  /** Bytes delivered to the application but not read yet. */
+  readonly readableLength: number;
+  /** Hands in-order bytes (or the end, `null`) to the application. */
+  deliverUp(chunk: Buffer | null): void;
+  /** Sends a control frame (CREDIT) to the peer. */
+  sendControl(frame: Frame): void;
+  /** Accounts out-of-order bytes against the peer's budget; false = over it. */
+  reserveReorder(delta: number): boolean;
+  /** The peer broke the protocol (`protocol`) or a limit (`limit`): reset the socket. */
+  fail(kind: 'protocol' | 'limit', message: string): void;
+}
+
+/** Receive state of one virtual socket. */
+export class SocketReceiver {
+  /** Next in-order byte expected. */
+  rcvNxt = 0;
+  /** Highest offset the peer may send up to (never shrinks). */
+  grantSent: number;
+  /** Payload bytes delivered in order. */
+  received = 0;
+  /** True once the peer's FIN was received in order. */
+  finReceived = false;
+  private finSeq = -1;
+  private readonly reorder = new ReorderBuffer();
+  /** Out-of-order bytes accounted against the peer's budget. */
+  private reorderReserved = 0;
+  // Head-of-line handling.
+  private extraWindow = 0;
+  private lastConsumed = 0;
+  private stalledTicks = 0;
+
+  constructor(
+    private readonly host: ReceiverHost,
+    /** Receive window granted to the peer, bytes. */
+    readonly window: number,
+    /** Extra window granted while the reader stalls (HoL), bytes; 0 disables it. */
+    private readonly holExpansion: number,
+  ) {
+    this.grantSent = window;
+  }
+
+  /** Current receive window (credit) including any HoL expansion, bytes. */
+  get receiveWindow(): number {
+    return this.window + this.extraWindow;
+  }
+
+  /** A DATA segment arrived. */
+  onData(seq: number, payload: Buffer): void {
+    if (this.finReceived) return;
+    const len = payload.length;
+    if (seqDiff(seqAdd(seq, len), this.grantSent) > 0) {
+      // (grantSent never shrinks, so an expansion that was undone stays honoured.)
+      this.host.fail('protocol', `peer sent bytes ${seq}..${seqAdd(seq, len)} beyond the granted offset ${this.grantSent}`);
+      return;
+    }
+    let off = seqDiff(seq, this.rcvNxt);
+    if (off < 0) {
+      if (off + len <= 0) return; // duplicate
+      payload = payload.subarray(-off);
+      off = 0;
+    }
+    if (off > 0) {
+      this.reorder.insert(seq, payload);
+      const added = this.reorder.bytes - this.reorderReserved;
+      if (this.reorder.bytes > this.receiveWindow) {
+        this.host.fail('protocol', `peer made this socket hold ${this.reorder.bytes} out-of-order bytes, over its window of ${this.receiveWindow}`);
+      } else if (added > 0 && this.host.reserveReorder(added)) {
+        this.reorderReserved += added;
+      } else if (added > 0) {
+        this.host.fail('limit', `peer's out-of-order bytes exceed maxReorderBytesPerPeer; socket ${this.host.localPort}->${this.host.remotePort} reset`);
+      }
+      return;
+    }
+    this.deliver(payload);
+    if (this.reorder.size > 0) {
+      let next: Buffer | undefined;
+      while ((next = this.reorder.take(this.rcvNxt)) !== undefined) this.deliver(next);
+      this.releaseReorder(this.reorderReserved - this.reorder.bytes);
+    }
+    this.maybeFin();
+    this.maybeGrant();
+  }
+
+  /** The peer's FIN at offset `seq` arrived (the first one counts). */
+  onFin(seq: number): void {
+    if (this.finSeq !== -1) return;
+    this.finSeq = seq;
+    this.maybeFin();
+  }
+
+  /** Sends a CREDIT when the application consumed a quarter window since the last one (or `force`). */
+  maybeGrant(force = false): void {
+    if (this.finReceived) return;
+    const consumed = seqAdd(this.rcvNxt, -this.host.readableLength);
+    const grant = seqAdd(consumed, this.receiveWindow);
+    const delta = seqDiff(grant, this.grantSent);
+    if (delta >= this.window >>> 2 || (force && delta >= 0)) {
+      this.grantSent = delta > 0 ? grant : this.grantSent;
+      const flags = this.extraWindow > 0 ? FrameFlag.HOL : 0;
+      this.host.sendControl(controlFrame(FrameType.CREDIT, this.host.localPort, this.host.remotePort, this.rcvNxt, this.grantSent, flags));
+    }
+  }
+
+  /** Acknowledges everything up to the peer's FIN, so it can stop retaining data. */
+  sendFinSeen(): void {
+    this.host.sendControl(controlFrame(FrameType.CREDIT, this.host.localPort, this.host.remotePort, this.rcvNxt, this.grantSent, FrameFlag.FIN_SEEN));
+  }
+
+  /**
+   * Control tick: detects a reader that stopped reading with a full window
+   * (head-of-line), grants a bounded expansion (and the HOL flag asks the sender to
+   * keep the socket off shared channels); undoes both once the reader catches up.
+   * Returns what changed, if anything.
+   */
+  checkHol(): 'hol-detected' | 'hol-resolved' | undefined {
+    if (this.finReceived || this.holExpansion === 0) return undefined;
+    const readable = this.host.readableLength;
+    const consumed = seqAdd(this.rcvNxt, -readable);
+    const idle = consumed === this.lastConsumed;
+    this.lastConsumed = consumed;
+    if (this.extraWindow === 0) {
+      this.stalledTicks = idle && readable >= this.window ? this.stalledTicks + 1 : 0;
+      if (this.stalledTicks < 2) return undefined;
+      this.stalledTicks = 0;
+      this.extraWindow = this.holExpansion;
+      this.maybeGrant(true);
+      return 'hol-detected';
+    }
+    if (readable >= this.window >>> 1) return undefined;
+    this.extraWindow = 0;
+    this.maybeGrant(true);
+    return 'hol-resolved';
+  }
+
+  /** Drops out-of-order data and returns its reservation (the socket is closing). */
+  clear(): void {
+    this.releaseReorder(this.reorderReserved);
+    this.reorder.clear();
+  }
+
+  private deliver(buf: Buffer): void {
+    this.rcvNxt = seqAdd(this.rcvNxt, buf.length);
+    this.received += buf.length;
+    this.host.deliverUp(buf);
+  }
+
+  private maybeFin(): void {
+    if (this.finSeq === -1 || this.finReceived || this.finSeq !== this.rcvNxt) return;
+    this.finReceived = true;
+    this.host.deliverUp(null);
+    this.sendFinSeen();
+  }
+
+  /** Returns `bytes` of this socket's reorder reservation to the peer's budget. */
+  private releaseReorder(bytes: number): void {
+    if (bytes <= 0) return;
+    this.reorderReserved -= bytes;
+    this.host.reserveReorder(-bytes);
+  }
+}
