@@ -39,6 +39,23 @@ export interface ChannelRemovedEvent extends EventBase {
   readonly code?: string;
 }
 
+/**
+ * A channel went stale (holds unacknowledged data and made no progress for
+ * `max(4 × srtt, staleAfter)`: it is skipped and its segments are reinjected on the
+ * others) or recovered (made progress again).
+ */
+export interface ChannelStaleEvent extends EventBase {
+  readonly type: 'channel-stale' | 'channel-recovered';
+  readonly channelId: number;
+  readonly appClass: AppClass;
+  readonly index: number;
+  readonly transport: string;
+  /** DATA bytes sent on it and not acknowledged, bytes. */
+  readonly inflightBytes: number;
+  /** `channel-stale`: milliseconds without progress; `channel-recovered`: 0. */
+  readonly silentMs: number;
+}
+
 /** An inbound channel was refused before joining a device (bad HELLO, auth, limits). */
 export interface ChannelRejectedEvent extends EventBase {
   readonly type: 'channel-rejected';
@@ -118,6 +135,7 @@ export type StackEvent =
   | ChannelAddedEvent
   | ChannelRemovedEvent
   | ChannelRejectedEvent
+  | ChannelStaleEvent
   | SocketOpenedEvent
   | SocketClosedEvent
   | SocketRefusedEvent

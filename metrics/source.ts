@@ -40,6 +40,14 @@ export interface DeviceChannelLike {
   readonly decisions: number;
   /** Fraction of recent control ticks with bytes queued or sent (EWMA, 0–1). */
   readonly busyRatio: number;
+  /** Smoothed RTT, seconds (0 before the first sample). */
+  readonly srtt: number;
+  /** Acknowledged DATA bytes per second (0 while unknown). */
+  readonly deliveryRate: number;
+  /** DATA bytes sent and not yet acknowledged. */
+  readonly inflightBytes: number;
+  /** True while the channel is stale. */
+  readonly stale: boolean;
   /** The underlying channel. */
   readonly channel: ChannelLike;
 }

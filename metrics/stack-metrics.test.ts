@@ -407,6 +407,10 @@ function fakeChannel(id: number, appClass: 'latency' | 'throughput', over: Parti
     throughput: 0,
     decisions: 0,
     busyRatio: 0,
+    srtt: 0,
+    deliveryRate: 0,
+    inflightBytes: 0,
+    stale: false,
     channel: { scheme: 'tcp', bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, txQueuedBytes: 0, rxQueuedBytes: 0, ...over },
   };
 }

@@ -50,6 +50,11 @@ export const METRIC_NAMES: readonly string[] = [
   'netchannel_channel_busy_ratio',
   'netchannel_channel_up',
   'netchannel_channel_throughput_bytes_per_second',
+  'netchannel_channel_srtt_seconds',
+  'netchannel_channel_delivery_rate_bytes_per_second',
+  'netchannel_channel_inflight_bytes',
+  'netchannel_channel_stale',
+  'netchannel_channel_stale_events_total',
   'netchannel_scheduler_decisions_total',
   'netchannel_channel_opens_total',
   'netchannel_channel_closes_total',
@@ -109,6 +114,7 @@ export class StackMetrics {
   private readonly holEvents: Counter<'event'>;
   private readonly remaps: Counter<'mapping'>;
   private readonly scaling: Counter<'class' | 'policy' | 'direction'>;
+  private readonly staleEvents: Counter<'class' | 'event'>;
   private readonly errors: Counter<'code'>;
 
   /**
@@ -162,6 +168,10 @@ export class StackMetrics {
     perChannel('gauge', 'netchannel_channel_busy_ratio', 'Fraction of recent control ticks in which the channel had bytes queued or sent (EWMA, 0-1)', (dc) => dc.busyRatio);
     perChannel('gauge', 'netchannel_channel_up', '1 while the scheduler may place segments on the channel, 0 while it drains', (dc) => (dc.usable ? 1 : 0));
     perChannel('gauge', 'netchannel_channel_throughput_bytes_per_second', 'Bytes per second the channel sent over the last control tick', (dc) => dc.throughput);
+    perChannel('gauge', 'netchannel_channel_srtt_seconds', 'Smoothed round-trip time of the channel (PING/PONG, queueing included), seconds; 0 before the first sample', (dc) => dc.srtt);
+    perChannel('gauge', 'netchannel_channel_delivery_rate_bytes_per_second', 'DATA bytes per second the peer acknowledged on the channel (max over the last second); 0 while unknown', (dc) => dc.deliveryRate);
+    perChannel('gauge', 'netchannel_channel_inflight_bytes', 'DATA bytes handed to the channel and not yet acknowledged by the peer', (dc) => dc.inflightBytes);
+    perChannel('gauge', 'netchannel_channel_stale', '1 while the channel holds unacknowledged data without progress (skipped by the scheduler), else 0', (dc) => (dc.stale ? 1 : 0));
     live('counter', 'netchannel_scheduler_decisions_total', 'Segments the channel-selection policy placed on a channel', ['policy', 'peer', 'channel'], (emit) =>
       this.eachChannel((l, dc) => emit({ policy: policies[dc.appClass], peer: l.peer, channel: l.channel }, dc.decisions)),
     );
@@ -218,6 +228,12 @@ export class StackMetrics {
       name: 'netchannel_scaling_actions_total',
       help: 'Channel-count changes decided by the scaling policy',
       labelNames: ['class', 'policy', 'direction'] as const,
+      registers,
+    });
+    this.staleEvents = new Counter({
+      name: 'netchannel_channel_stale_events_total',
+      help: 'Channels that went stale (no progress with data in flight; their segments reinjected) or recovered',
+      labelNames: ['class', 'event'] as const,
       registers,
     });
     this.errors = new Counter({
@@ -330,6 +346,10 @@ export class StackMetrics {
         break;
       case 'channel-rejected':
         this.error(e.code);
+        break;
+      case 'channel-stale':
+      case 'channel-recovered':
+        this.staleEvents.inc({ class: e.appClass, event: e.type === 'channel-stale' ? 'stale' : 'recovered' });
         break;
     }
   }

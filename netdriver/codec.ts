@@ -13,7 +13,7 @@ export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** Largest payload a HELLO, PING or PONG may carry. */
 export const MAX_CONTROL_PAYLOAD = 256;
 
-const MAX_TYPE = FrameType.BYE;
+const MAX_TYPE = FrameType.ACK;
 const EMPTY_PAYLOAD = Buffer.alloc(0);
 
 /** Writes the 24-byte header of `frame` into `target` at `offset` (default: a new Buffer). */

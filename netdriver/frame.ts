@@ -28,6 +28,12 @@ export const FrameType = {
    * transport ends without a BYE is treated as failed (its frames may be lost).
    */
   BYE: 10,
+  /**
+   * Channel-level acknowledgement (scheduler feedback): `seq` is the number of DATA
+   * payload bytes the sender of the ACK has received on this channel, modulo 2^32. No
+   * payload; ports 0.
+   */
+  ACK: 11,
 } as const;
 
 /** Numeric frame type. */

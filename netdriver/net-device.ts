@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { ChannelError, ErrorCode, FrameError } from '../errors/index.js';
 import type { AppClass, Channel } from './channel.js';
+import { ACK_DELAY_MS, ACK_EVERY_BYTES, ChannelFeedback } from './feedback.js';
 import { controlFrame, FrameType, type Frame } from './frame.js';
 
 /** Where a device delivers the frames it receives: the layer above (a peer session). */
@@ -65,6 +66,8 @@ export class DeviceChannel {
   decisions = 0;
   /** Fraction of recent control ticks with bytes queued (EWMA, 0–1). */
   busyRatio = 0;
+  /** Measured feedback: acknowledgements, RTT, delivery rate, staleness. */
+  readonly feedback = new ChannelFeedback();
 
   constructor(
     /** The device the channel belongs to. */
@@ -89,6 +92,30 @@ export class DeviceChannel {
   get bytesSent(): number {
     return this.channel.bytesSent;
   }
+  /** Smoothed round-trip time, seconds (PING/PONG, queueing included); 0 before the first sample. */
+  get srtt(): number {
+    return this.feedback.rtt.srtt;
+  }
+  /** Smallest recent RTT sample, seconds (the path without queueing); 0 before the first sample. */
+  get minRtt(): number {
+    return this.feedback.rtt.minRtt;
+  }
+  /** Delivery rate acknowledged by the peer, bytes per second; 0 while unknown. */
+  get deliveryRate(): number {
+    return this.feedback.delivery.rate;
+  }
+  /** DATA payload bytes handed to the channel and not yet acknowledged by the peer. */
+  get inflightBytes(): number {
+    return this.feedback.inflightBytes;
+  }
+  /** `performance.now()` (ms) of the last acknowledgement progress. */
+  get lastProgressAt(): number {
+    return this.feedback.lastProgressAt;
+  }
+  /** True while the channel holds unacknowledged data and makes no progress. */
+  get stale(): boolean {
+    return this.feedback.stale;
+  }
 
   /** Hands one received frame to the device's sink (called by the receive scheduler). */
   receive(frame: Frame): void {
@@ -106,6 +133,10 @@ export interface NetDeviceEvents {
   writable: [];
   /** The last channel is gone. */
   down: [Error | undefined];
+  /** A channel holding unacknowledged data made no progress for too long; it is skipped. */
+  'channel-stale': [DeviceChannel, number];
+  /** A stale channel made progress again; it is used again. */
+  'channel-recovered': [DeviceChannel];
 }
 
 /** All channels to one peer host. */
@@ -197,11 +228,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
         dc.channel.destroy(new ChannelError(ErrorCode.TIMEOUT, `channel ${dc.id} silent for ${Math.round(idle)} ms (keepalive timeout ${timeoutMs} ms)`));
       } else if (idle >= intervalMs && now - dc.lastPingAt >= intervalMs && !dc.byeSent) {
         dc.lastPingAt = now;
-        try {
-          dc.channel.enqueue({ ...controlFrame(FrameType.PING, 0, 0), payload: Buffer.alloc(8) });
-        } catch {
-          // ended locally
-        }
+        this.send(dc, { ...controlFrame(FrameType.PING, 0, 0), payload: dc.feedback.probe(now) });
       }
     }
   }
@@ -212,11 +239,42 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
    * saw room.
    */
   transmit(dc: DeviceChannel, frame: Frame): void {
+    if (frame.type === FrameType.DATA) dc.feedback.onSent(frame.payload.length);
     dc.channel.enqueue(frame);
+  }
+
+  /**
+   * Feedback step (called by the control loop every tick): acknowledges what each
+   * channel received, probes RTT on channels in use, samples delivery rates, and
+   * marks channels stale that hold unacknowledged data without progress for
+   * `max(4 × srtt, staleAfterMs)`.
+   */
+  feedbackTick(now: number, staleAfterMs: number): void {
+    let changed = false;
+    for (const dc of this.channels) {
+      if (dc.channel.destroyed || dc.byeSent) continue;
+      const fb = dc.feedback;
+      if (fb.rxData !== fb.rxReported) this.sendAck(dc);
+      // One probe outstanding at a time: every tick while data is in flight, else every second.
+      const lost = fb.pingAt >= 0 && now - fb.pingAt > 1000;
+      if ((fb.pingAt < 0 || lost) && (fb.inflightBytes > 0 || now - fb.probedAt >= 1000)) {
+        this.send(dc, { ...controlFrame(FrameType.PING, 0, 0), payload: fb.probe(now) });
+      }
+      fb.sample(now);
+      const silent = fb.silentFor(now);
+      if (!fb.stale && silent > Math.max(4000 * fb.rtt.srtt, staleAfterMs)) {
+        fb.stale = true;
+        changed = true;
+        this.emit('channel-stale', dc, silent);
+      }
+    }
+    if (changed) this.reindex();
   }
 
   /** Aborts every channel. */
   destroy(err?: Error): void {
+    if (this.ackTimer !== null) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
     for (const dc of [...this.channels]) dc.channel.destroy(err);
   }
 
@@ -233,23 +291,65 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     }
     const frames = dc.channel.dequeue();
     if (frames.length === 0) return;
-    dc.lastRxAt = performance.now();
+    const now = (dc.lastRxAt = performance.now());
+    const fb = dc.feedback;
     let keep = 0;
     for (const f of frames) {
-      if (f.type === FrameType.PING) {
+      if (f.type === FrameType.DATA) {
+        fb.rxData += f.payload.length;
+        frames[keep++] = f;
+      } else if (f.type === FrameType.ACK) {
+        if (fb.onAck(f.seq, now) && fb.stale) this.recovered(dc);
+      } else if (f.type === FrameType.PONG) {
+        fb.onPong(f.payload, now);
+      } else if (f.type === FrameType.PING) {
         if (!dc.byeSent && !dc.channel.destroyed) dc.channel.enqueue({ ...f, type: FrameType.PONG });
       } else if (f.type === FrameType.HELLO) {
         dc.channel.destroy(new FrameError(ErrorCode.PROTOCOL, `unexpected HELLO on established channel ${dc.id}`));
         return;
       } else if (f.type === FrameType.BYE) {
         dc.byeReceived = true;
-      } else if (f.type !== FrameType.PONG) {
+      } else {
         frames[keep++] = f;
       }
     }
     frames.length = keep;
+    if (fb.rxData - fb.rxReported >= ACK_EVERY_BYTES) this.sendAck(dc);
+    else if (fb.rxData !== fb.rxReported && this.ackTimer === null) this.ackTimer = setTimeout(this.flushAcks, ACK_DELAY_MS).unref();
     if (bulk) this.rx.bulk(frames, dc);
     else this.rx.urgent(frames, dc);
+  }
+
+  private ackTimer: NodeJS.Timeout | null = null;
+
+  /** Acknowledges every channel's unreported DATA bytes (the delayed-ACK timer). */
+  private readonly flushAcks = (): void => {
+    this.ackTimer = null;
+    for (const dc of this.channels) if (dc.feedback.rxData !== dc.feedback.rxReported) this.sendAck(dc);
+  };
+
+  /** Acknowledges the DATA bytes received on `dc` (channel-level ACK, for the peer's scheduler). */
+  private sendAck(dc: DeviceChannel): void {
+    dc.feedback.rxReported = dc.feedback.rxData;
+    this.send(dc, controlFrame(FrameType.ACK, 0, 0, dc.feedback.rxData >>> 0));
+  }
+
+  /** Sends a device-level control frame on `dc` unless the channel is closing. */
+  private send(dc: DeviceChannel, frame: Frame): void {
+    if (dc.byeSent || dc.channel.destroyed) return;
+    try {
+      dc.channel.enqueue(frame);
+    } catch {
+      // ended locally: nothing to report
+    }
+  }
+
+  /** A stale channel made progress: use it again. */
+  private recovered(dc: DeviceChannel): void {
+    dc.feedback.stale = false;
+    this.reindex();
+    this.emit('channel-recovered', dc);
+    this.emit('writable');
   }
 
   /** Stops scheduling onto a channel without removing it (it ended or is closing). */
@@ -269,12 +369,12 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     if (this.channels.length === 0) this.emit('down', err);
   }
 
+  /** Usable channels per class, in index order; stale ones are left out unless all are stale. */
   private reindex(): void {
     for (const cls of this.byClass.keys()) {
-      this.byClass.set(
-        cls,
-        this.channels.filter((c) => c.usable && c.appClass === cls).sort((a, b) => a.index - b.index),
-      );
+      const usable = this.channels.filter((c) => c.usable && c.appClass === cls).sort((a, b) => a.index - b.index);
+      const fresh = usable.filter((c) => !c.feedback.stale);
+      this.byClass.set(cls, fresh.length > 0 ? fresh : usable);
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The stack's coarse-grained control loop (rxjs timer, default every 100 ms). Each
  * tick runs one small step per concern for every peer — keepalive, rate sampling,
+ * channel feedback (acknowledgements, RTT probes, delivery rates, staleness),
  * head-of-line checks, channel scaling — and then one elastic-worker step.
  * @packageDocumentation
  */
@@ -38,8 +39,8 @@ export interface ControlLoopHost<P extends ControlledPeer = ControlledPeer> {
   /** Drains and closes one channel. */
   removeChannel(peer: P, channel: DeviceChannel): Promise<void>;
   readonly emit: EventSink;
-  /** Keepalive timing for every channel. */
-  readonly keepalive: { intervalMs: number; timeoutMs: number };
+  /** Keepalive timing for every channel, and the staleness threshold (ms). */
+  readonly keepalive: { intervalMs: number; timeoutMs: number; staleAfterMs: number };
   /** Elastic worker counts (multi-core data path): one step per tick. Optional. */
   tickWorkers?(): void;
 }
@@ -90,6 +91,7 @@ export class ControlLoop<P extends ControlledPeer = ControlledPeer> {
     for (const peer of this.host.peers()) {
       this.keepalive(peer, now);
       this.sampleRates(peer);
+      peer.device.feedbackTick(now, this.host.keepalive.staleAfterMs); // acks, RTT probes, rates, staleness
       peer.tick(); // per-socket head-of-line checks
       if (this.options.scaling && peer.scalable && !this.busy.has(peer)) this.scale(peer);
       peer.blockedWaits.latency = 0;

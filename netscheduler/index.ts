@@ -6,6 +6,7 @@
  */
 export * from './policy.js';
 export * from './round-robin.js';
+export * from './earliest-completion.js';
 export * from './source-port-hash.js';
 export * from './shortest-queue.js';
 export * from './dedicated.js';

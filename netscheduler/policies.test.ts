@@ -10,7 +10,7 @@ import { thresholdPlacement } from './placement.js';
 
 const HWM = 1000;
 function chans(...queued: number[]): ChannelView[] {
-  return queued.map((q, i) => ({ id: i + 1, index: i, appClass: 'throughput' as AppClass, txQueuedBytes: q, txHighWaterMark: HWM, bytesSent: 0, throughput: 0 }));
+  return queued.map((q, i) => ({ id: i + 1, index: i, appClass: 'throughput' as AppClass, txQueuedBytes: q, txHighWaterMark: HWM, bytesSent: 0, throughput: 0, srtt: 0, minRtt: 0, deliveryRate: 0, inflightBytes: q, lastProgressAt: 0, stale: false }));
 }
 function seg<S>(policy: SchedulingPolicy<S>, localPort = 70000, remotePort = 80): SegmentContext<S> {
   return { kind: 'data', bytes: 100, appClass: 'throughput', localPort, remotePort, state: policy.createFlowState?.(localPort, remotePort) as S };

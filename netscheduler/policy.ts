@@ -24,6 +24,29 @@ export interface ChannelView {
   readonly bytesSent: number;
   /** Bytes per second sent over the last control tick. */
   readonly throughput: number;
+  /**
+   * Smoothed round-trip time in seconds, measured by PING/PONG on this channel (so it
+   * includes queueing ahead of the peer); 0 before the first sample.
+   */
+  readonly srtt: number;
+  /** Smallest recent RTT sample in seconds: the path's delay without queueing; 0 before the first sample. */
+  readonly minRtt: number;
+  /**
+   * Delivery rate in bytes per second: DATA bytes the peer acknowledged on this channel
+   * (channel-level ACKs): the max of the recent control-tick samples taken while the
+   * channel was backlogged (samples expire after 3 s); 0 while unknown.
+   */
+  readonly deliveryRate: number;
+  /** DATA payload bytes handed to this channel (queued or on the wire) and not yet acknowledged, bytes. */
+  readonly inflightBytes: number;
+  /** `performance.now()` (milliseconds) of the last acknowledgement progress on this channel. */
+  readonly lastProgressAt: number;
+  /**
+   * True while the channel holds unacknowledged data and made no progress for
+   * `max(4 × srtt, staleAfter)`. Stale channels are left out of the candidates unless
+   * every channel of the class is stale.
+   */
+  readonly stale: boolean;
 }
 
 /** What is being placed: a DATA segment, or a control frame (SYNC, CREDIT, FIN, RST). */

@@ -12,9 +12,9 @@ import type { AppClass } from '../netdriver/channel.js';
 import { isDriverFactory, type DriverFactory } from '../netdriver/driver.js';
 import { dedicated } from '../netscheduler/dedicated.js';
 import { isPolicyFactory, type PolicyFactory } from '../netscheduler/policy.js';
-import { roundRobin } from '../netscheduler/round-robin.js';
+import { earliestCompletion } from '../netscheduler/earliest-completion.js';
 import { isScalingFactory, saturation, type ScalingFactory } from '../netscheduler/scaling.js';
-import { resolveWorkersOptions, type ResolvedWorkersOptions, type WorkersOptions } from '../workers/index.js';
+import type { WorkersOptions } from '../workers/index.js';
 import { boolOption as bool, intOption as int } from '../errors/validate.js';
 
 /** Options of {@link createStack}. */
@@ -83,8 +83,17 @@ export interface StackOptions {
   lingerTimeout?: number;
   /** A channel silent this long gets a keepalive PING, ms. @default 5000 */
   keepaliveInterval?: number;
-  /** A channel silent this long is declared dead and failed over, ms. @default 15000 */
+  /** A channel silent this long is declared dead and failed over, ms; must exceed `keepaliveInterval`. @default 15000 */
   keepaliveTimeout?: number;
+  /**
+   * A channel that holds unacknowledged data and makes no progress for
+   * `max(4 × srtt, staleAfter)` is stale (MPTCP-style): the scheduler skips it and its
+   * unacknowledged segments are re-sent on the other channels. It is not closed: it is
+   * used again once it makes progress, and closed only at `keepaliveTimeout`. Must be
+   * > 0 and below `keepaliveTimeout`, ms.
+   * @default 500
+   */
+  staleAfter?: number;
   /** Re-dial backoff after a channel failure: first delay and cap, ms. @default { initial: 50, max: 2000 } */
   redialBackoff?: { initial?: number; max?: number };
   /**
@@ -113,7 +122,7 @@ export interface StackOptions {
 
 /** Scheduler part of {@link StackOptions}. */
 export interface SchedulerOptions {
-  /** Channel selection for throughput sockets. @default roundRobin() */
+  /** Channel selection for throughput sockets. @default earliestCompletion() */
   throughput?: PolicyFactory;
   /** Channel selection for latency sockets. @default dedicated() */
   latency?: PolicyFactory;
@@ -183,13 +192,27 @@ export interface ResolvedStackOptions {
   lingerTimeout: number;
   keepaliveInterval: number;
   keepaliveTimeout: number;
+  staleAfter: number;
   redialBackoff: { initial: number; max: number };
   metrics: { enabled: boolean; registry: Registry | undefined; defaultMetrics: boolean };
   authKey: Buffer | undefined;
-  workers: ResolvedWorkersOptions | null;
 }
 
 
+
+/** Keepalive and staleness timing, validated against each other. */
+function keepaliveTiming(o: StackOptions): { keepaliveInterval: number; keepaliveTimeout: number; staleAfter: number } {
+  const keepaliveInterval = int('keepaliveInterval', o.keepaliveInterval, 5_000, 1, 3_600_000);
+  const keepaliveTimeout = int('keepaliveTimeout', o.keepaliveTimeout, Math.max(15_000, 3 * keepaliveInterval), 1, 3_600_000);
+  if (keepaliveTimeout <= keepaliveInterval) {
+    throw new InvalidArgumentError(`options.keepaliveTimeout (${keepaliveTimeout} ms) must exceed options.keepaliveInterval (${keepaliveInterval} ms): otherwise idle channels are killed before their keepalive PING is answered`);
+  }
+  const staleAfter = int('staleAfter', o.staleAfter, Math.min(500, Math.floor(keepaliveTimeout / 2)), 1, 3_600_000);
+  if (staleAfter >= keepaliveTimeout) {
+    throw new InvalidArgumentError(`options.staleAfter (${staleAfter} ms) must be below options.keepaliveTimeout (${keepaliveTimeout} ms)`);
+  }
+  return { keepaliveInterval, keepaliveTimeout, staleAfter };
+}
 
 function checkKey(auth: StackOptions['auth']): Buffer | undefined {
   if (auth === undefined) return undefined;
@@ -254,7 +277,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     },
     transports,
     scheduler: {
-      policies: { throughput: sched.throughput ?? roundRobin(), latency: sched.latency ?? dedicated() },
+      policies: { throughput: sched.throughput ?? earliestCompletion(), latency: sched.latency ?? dedicated() },
       isolation: sched.isolation ?? true,
       rxSliceBytes: int('scheduler.rxSliceBytes', sched.rxSliceBytes, 256 * 1024, 1024, 1024 * 1024 * 1024),
       txSliceBytes: int('scheduler.txSliceBytes', sched.txSliceBytes, 512 * 1024, 0, 1024 * 1024 * 1024),
@@ -281,14 +304,12 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     zeroCopyWrites: bool('zeroCopyWrites', o.zeroCopyWrites, false),
     peerTimeout: int('peerTimeout', o.peerTimeout, 10_000, 0, 3_600_000),
     lingerTimeout: int('lingerTimeout', o.lingerTimeout, 30_000, 0, 3_600_000),
-    keepaliveInterval: int('keepaliveInterval', o.keepaliveInterval, 5_000, 1, 3_600_000),
-    keepaliveTimeout: int('keepaliveTimeout', o.keepaliveTimeout, 15_000, 1, 3_600_000),
+    ...keepaliveTiming(o),
     redialBackoff: {
       initial: int('redialBackoff.initial', o.redialBackoff?.initial, 50, 1, 60_000),
       max: int('redialBackoff.max', o.redialBackoff?.max, 2_000, 1, 600_000),
     },
     authKey: checkKey(o.auth),
-    workers: resolveWorkersOptions(o.workers),
     metrics: { enabled: o.metrics?.enabled ?? true, registry: checkRegistry(o.metrics?.registry), defaultMetrics: o.metrics?.defaultMetrics ?? false },
   };
 }

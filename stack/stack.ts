@@ -114,7 +114,7 @@ export class Stack {
         addChannel: (peer, appClass) => this.dialer.addChannel(peer, appClass),
         removeChannel: (peer, dc) => peer.device.closeChannel(dc),
         emit: this.ctx.emit,
-        keepalive: { intervalMs: options.keepaliveInterval, timeoutMs: options.keepaliveTimeout },
+        keepalive: { intervalMs: options.keepaliveInterval, timeoutMs: options.keepaliveTimeout, staleAfterMs: options.staleAfter },
         tickWorkers: () => void this.workers?.tick(),
       },
       { intervalMs: options.scheduler.interval, scaling: options.scheduler.scaling, bounds: options.scheduler.elastic },

@@ -123,6 +123,14 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       this.onChannelLost(dc, err);
     });
     device.on('down', (err) => this.onDown(err));
+    device.on('channel-stale', (dc, silentMs) => {
+      this.ctx.emit({ type: 'channel-stale', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme, inflightBytes: dc.inflightBytes, silentMs: Math.round(silentMs) });
+      // MPTCP-style reinjection: what the stale channel holds goes out on the others too.
+      for (const s of [...this.sockets.values()]) s.reinject(dc.id);
+    });
+    device.on('channel-recovered', (dc) => {
+      this.ctx.emit({ type: 'channel-recovered', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme, inflightBytes: dc.inflightBytes, silentMs: 0 });
+    });
   }
 
   get remoteHostId(): string {

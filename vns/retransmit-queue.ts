@@ -1,7 +1,9 @@
 /**
  * The sender's retransmission queue: DATA frames sent and not yet acknowledged, in
- * sequence order, each with the slab its retained copy lives in. After a channel
- * failure the whole queue is re-sent from the oldest unacknowledged frame.
+ * sequence order, each with the slab its retained copy lives in and the channel it
+ * last went on. After a channel failure the whole queue is re-sent from the oldest
+ * unacknowledged frame; when a channel goes stale, only the frames it holds are
+ * re-sent (reinjected) on the others.
  * @packageDocumentation
  */
 import type { Frame } from '../netdriver/frame.js';
@@ -18,6 +20,13 @@ export class RetransmitQueue {
   private head = 0;
   /** Index of the next frame to re-send; `frames.length` when nothing is pending. */
   private next = 0;
+  /** Frames dropped from the front of the arrays by compaction (absolute index = base + local). */
+  private base = 0;
+  /** Absolute indices of frames to reinject (re-send from a stale channel), oldest first. */
+  private reinjectQueue: number[] = [];
+  private reinjectHead = 0;
+  /** Index (local) of the frame {@link peekResend} returned, or -1 for the sequential pointer. */
+  private peeked = -1;
 
   /** True when every frame sent is acknowledged. */
   get empty(): boolean {
@@ -26,7 +35,7 @@ export class RetransmitQueue {
 
   /** True while frames wait to be re-sent. */
   get resendPending(): boolean {
-    return this.next < this.frames.length;
+    return this.next < this.frames.length || this.nextReinject() >= 0;
   }
 
   /** Records a frame just sent on `channelId` (its payload copy lives in `slab`, or its own buffer). */
@@ -55,22 +64,74 @@ export class RetransmitQueue {
       this.channels = this.channels.slice(h);
       this.next -= h;
       this.head = 0;
+      this.base += h;
     }
   }
 
   /** Schedules every unacknowledged frame for re-sending. */
   rewind(): void {
     this.next = this.head;
+    this.reinjectQueue = [];
+    this.reinjectHead = 0;
+  }
+
+  /**
+   * Schedules the unacknowledged frames last sent on `channelId` for re-sending (the
+   * channel went stale); returns how many.
+   */
+  reinject(channelId: number): number {
+    let n = 0;
+    for (let i = this.head; i < this.next; i++) {
+      if (this.channels[i] === channelId) {
+        this.reinjectQueue.push(this.base + i);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Bytes of unacknowledged DATA payload held. */
+  get bytes(): number {
+    let n = 0;
+    for (let i = this.head; i < this.frames.length; i++) n += this.frames[i]!.payload.length;
+    return n;
   }
 
   /** The next frame to re-send, if any (call {@link resent} once it is on a channel). */
   peekResend(): Frame | undefined {
+    const r = this.nextReinject();
+    if (r >= 0) {
+      this.peeked = r;
+      return this.frames[r];
+    }
+    this.peeked = -1;
     return this.next < this.frames.length ? this.frames[this.next] : undefined;
   }
 
   /** The frame from {@link peekResend} was re-sent on `channelId`. */
   resent(channelId: number): void {
+    if (this.peeked >= 0) {
+      this.channels[this.peeked] = channelId;
+      this.reinjectHead++;
+      this.peeked = -1;
+      return;
+    }
     this.channels[this.next++] = channelId;
+  }
+
+  /** Local index of the next still-unacknowledged frame to reinject, or -1. */
+  private nextReinject(): number {
+    const q = this.reinjectQueue;
+    while (this.reinjectHead < q.length) {
+      const local = q[this.reinjectHead]! - this.base;
+      if (local >= this.head && local < this.next) return local;
+      this.reinjectHead++; // acknowledged meanwhile (or re-sent by a rewind)
+    }
+    if (q.length > 0) {
+      this.reinjectQueue = [];
+      this.reinjectHead = 0;
+    }
+    return -1;
   }
 
   /** Forgets everything (the socket is gone or reset). */
@@ -81,5 +142,8 @@ export class RetransmitQueue {
     this.channels = [];
     this.head = 0;
     this.next = 0;
+    this.base = 0;
+    this.reinjectQueue = [];
+    this.reinjectHead = 0;
   }
 }

@@ -361,6 +361,12 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     this.pump();
   }
 
+  /** @internal Channel `channelId` went stale: re-send the segments it holds on the other channels. */
+  reinject(channelId: number): void {
+    if (this.destroyed && !this.lingering) return;
+    if (this.retx.reinject(channelId) > 0) this.pump();
+  }
+
   /** Re-sends pending frames; false when a channel is full (resumed by the link later). */
   private resend(): boolean {
     if (this.resendControl) {

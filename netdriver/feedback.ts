@@ -1,0 +1,179 @@
+/**
+ * Per-channel feedback, measured by the device from channel-level acknowledgements
+ * (ACK frames: DATA bytes the peer's device received on this channel) and PING/PONG
+ * round trips: smoothed RTT, delivery rate, bytes in flight, last progress and
+ * staleness. The scheduler reads the results through its channel view.
+ * @packageDocumentation
+ */
+
+/** RTT samples the minimum is taken over. */
+const MIN_WINDOW = 16;
+
+/**
+ * RFC 6298 round-trip estimator: `srtt` and `rttvar` in seconds, with the usual gains
+ * (1/8 and 1/4).
+ */
+export class RttEstimator {
+  /** Smoothed RTT, seconds; 0 before the first sample. */
+  srtt = 0;
+  /** RTT variation, seconds. */
+  rttvar = 0;
+  /** Samples taken. */
+  samples = 0;
+  /** Smallest of the last {@link MIN_WINDOW} samples, seconds (the path's RTT without queueing); 0 before the first. */
+  minRtt = 0;
+  private readonly recent: number[] = [];
+
+  /** Adds one RTT sample (seconds, ≥ 0). */
+  update(rtt: number): void {
+    if (!(rtt >= 0) || !Number.isFinite(rtt)) return;
+    if (this.recent.length >= MIN_WINDOW) this.recent.shift();
+    this.recent.push(rtt);
+    this.minRtt = Math.min(...this.recent);
+    if (this.samples++ === 0) {
+      this.srtt = rtt;
+      this.rttvar = rtt / 2;
+      return;
+    }
+    this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - rtt);
+    this.srtt = 0.875 * this.srtt + 0.125 * rtt;
+  }
+
+  /** Retransmission timeout, seconds: `srtt + 4·rttvar`, within [min, max]. */
+  rto(min = 0.2, max = 60): number {
+    if (this.samples === 0) return Math.max(min, Math.min(max, 1));
+    return Math.max(min, Math.min(max, this.srtt + 4 * this.rttvar));
+  }
+}
+
+/**
+ * Delivery-rate estimator: the maximum of the last `window` samples of bytes
+ * delivered per second (a windowed max, as BBR does, so that intervals in which the
+ * sender had little to send do not drag the estimate down).
+ */
+export class RateEstimator {
+  private readonly samples: Array<{ at: number; rate: number }> = [];
+  /** Bytes per second; 0 while unknown. */
+  rate = 0;
+
+  constructor(
+    /** Samples the max is taken over. @default 10 */
+    private readonly window = 10,
+    /** Age after which a sample no longer counts, ms (an idle channel's rate becomes unknown). @default 3000 */
+    private readonly maxAgeMs = 3000,
+  ) {}
+
+  /** Adds `bytes` delivered over `seconds`, observed at `now` (ms). */
+  sample(bytes: number, seconds: number, now = performance.now()): void {
+    if (!(seconds > 0) || !(bytes >= 0)) return;
+    if (this.samples.length >= this.window) this.samples.shift();
+    this.samples.push({ at: now, rate: bytes / seconds });
+    this.expire(now);
+  }
+
+  /** Drops samples older than the maximum age (call on every tick). */
+  expire(now: number): void {
+    while (this.samples.length > 0 && now - this.samples[0]!.at > this.maxAgeMs) this.samples.shift();
+    let max = 0;
+    for (const s of this.samples) if (s.rate > max) max = s.rate;
+    this.rate = max;
+  }
+}
+
+/** Received bytes after which the receiving device sends an ACK on the channel at once. */
+export const ACK_EVERY_BYTES = 256 * 1024;
+/** Longest a received byte waits for its ACK, ms (the rest is acknowledged on a timer). */
+export const ACK_DELAY_MS = 2;
+/**
+ * Bytes in flight at the start of a control tick for its delivery sample to count: a
+ * channel with less had too little to send for the sample to say much about its rate.
+ */
+export const BACKLOG_BYTES = 64 * 1024;
+
+/** Largest difference accepted between an ACK and the bytes sent (u32 modular arithmetic). */
+const HALF = 0x80000000;
+
+/** Feedback state of one channel (both directions). */
+export class ChannelFeedback {
+  // Transmit direction (what the peer acknowledged of ours).
+  /** DATA payload bytes handed to the channel. */
+  dataSent = 0;
+  /** DATA payload bytes the peer's device acknowledged. */
+  dataAcked = 0;
+  /** `performance.now()` of the last acknowledgement progress (or of a send from idle). */
+  lastProgressAt = performance.now();
+  /** No progress for too long while holding unacknowledged data (see the control loop). */
+  stale = false;
+  readonly rtt = new RttEstimator();
+  readonly delivery = new RateEstimator();
+  /** `performance.now()` stamp of the outstanding probe PING; -1 if none. */
+  pingAt = -1;
+  /** `performance.now()` of the last probe sent. */
+  probedAt = -Infinity;
+  private sampleAt = performance.now();
+  private sampleAcked = 0;
+  private sampleInflight = 0;
+
+  // Receive direction (what we acknowledge of the peer's).
+  /** DATA payload bytes received on the channel. */
+  rxData = 0;
+  /** `rxData` at the last ACK we sent. */
+  rxReported = 0;
+
+  /** DATA payload bytes sent and not acknowledged yet. */
+  get inflightBytes(): number {
+    return this.dataSent - this.dataAcked;
+  }
+
+  /** `bytes` of DATA were handed to the channel. */
+  onSent(bytes: number): void {
+    if (this.dataSent === this.dataAcked) this.lastProgressAt = performance.now();
+    this.dataSent += bytes;
+  }
+
+  /**
+   * The peer acknowledged `seq` (its received DATA bytes, modulo 2^32). Returns true
+   * when it is progress. Reports that go backwards or beyond what was sent are ignored.
+   */
+  onAck(seq: number, now: number): boolean {
+    const delta = ((seq - this.dataAcked) >>> 0) as number;
+    if (delta === 0 || delta >= HALF || delta > this.inflightBytes) return false;
+    this.dataAcked += delta;
+    this.lastProgressAt = now;
+    return true;
+  }
+
+  /** A probe PING payload for `now` (8 bytes: the stamp as a double). */
+  probe(now: number): Buffer {
+    this.pingAt = this.probedAt = now;
+    const b = Buffer.allocUnsafe(8);
+    b.writeDoubleLE(now, 0);
+    return b;
+  }
+
+  /** A PONG arrived: an RTT sample if it echoes the outstanding probe. */
+  onPong(payload: Buffer, now: number): void {
+    if (this.pingAt < 0 || payload.length !== 8 || payload.readDoubleLE(0) !== this.pingAt) return;
+    this.rtt.update((now - this.pingAt) / 1000);
+    this.pingAt = -1;
+  }
+
+  /**
+   * Control tick: takes a delivery-rate sample over the time since the last tick, if
+   * the channel was backlogged throughout (at least {@link BACKLOG_BYTES} in flight at
+   * the start, some still at the end): an app-limited interval would understate it.
+   */
+  sample(now: number): void {
+    const acked = this.dataAcked - this.sampleAcked;
+    if (this.sampleInflight >= BACKLOG_BYTES && this.inflightBytes > 0) this.delivery.sample(acked, (now - this.sampleAt) / 1000, now);
+    else this.delivery.expire(now);
+    this.sampleAt = now;
+    this.sampleAcked = this.dataAcked;
+    this.sampleInflight = this.inflightBytes;
+  }
+
+  /** Milliseconds without progress while holding unacknowledged data (0 when none is held). */
+  silentFor(now: number): number {
+    return this.inflightBytes > 0 ? now - this.lastProgressAt : 0;
+  }
+}
