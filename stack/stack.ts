@@ -309,7 +309,7 @@ export class Stack {
     if (plan.length === 0) plan.push(['throughput', 0]);
     const results = await Promise.allSettled(
       plan.map(async ([appClass, index]) => {
-        const ch = await driver.dial(address, { ...this.channelOptions(), workerHint: appClass });
+        const ch = await driver.dial(address, { ...this.channelOptions(), appClass });
         const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout, this.options.authKey);
         return { ch, peer, appClass, index };
       }),
@@ -334,7 +334,7 @@ export class Stack {
     const address = session.dialAddress;
     if (!address || this.state !== 'open') return;
     const index = fixedIndex ?? session.device.channels.reduce((m, c) => (c.appClass === appClass ? Math.max(m, c.index + 1) : m), 0);
-    const ch = await this.driverFor(address).dial(address, { ...this.channelOptions(), workerHint: appClass });
+    const ch = await this.driverFor(address).dial(address, { ...this.channelOptions(), appClass });
     const peer = await helloAsDialer(ch, { hostId: this.hostId, appClass, index }, this.options.handshakeTimeout, this.options.authKey);
     if (peer.hostId !== session.remoteHostId || this.state !== 'open' || session.isDown) {
       ch.destroy();
