@@ -2,8 +2,8 @@
  * NetDriver (`netchannel/netdriver`): the contracts a transport driver is written
  * against — the {@link Channel} contract and its {@link BaseChannel} state machine,
  * {@link defineDriver} and the driver contract, the frame format and its codec (the
- * security boundary), address helpers, the HELLO wire types, the {@link NetDevice} type
- * and the typed errors a driver throws. Concrete transports live in `transports/`
+ * security boundary), address helpers, the HELLO wire types, the {@link NetDevice} type,
+ * the typed errors a driver throws and the option validators that throw them. Concrete transports live in `transports/`
  * (byte-stream building blocks: `netchannel/transports/stream`); stack internals (the
  * HELLO exchange, NetDevice construction) are not exported here.
  * @packageDocumentation
@@ -35,3 +35,4 @@ export {
   ErrorCode,
   type ErrorCodeValue,
 } from '../errors/index.js';
+export { intOption, boolOption } from '../errors/validate.js';

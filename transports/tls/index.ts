@@ -19,8 +19,8 @@
 import net from 'node:net';
 import nodeTls from 'node:tls';
 import { ChannelError, ErrorCode, InvalidArgumentError } from '../../errors/index.js';
-import { boolOption } from '../../errors/validate.js';
 import {
+  boolOption,
   channelSettings,
   defineDriver,
   formatHostPort,

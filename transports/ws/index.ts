@@ -15,13 +15,14 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AddressError, ChannelError, ErrorCode, InvalidArgumentError } from '../../errors/index.js';
-import { boolOption, intOption } from '../../errors/validate.js';
 import {
+  boolOption,
   channelSettings,
   DEFAULT_MAX_PAYLOAD,
   defineDriver,
   formatHostPort,
   HEADER_SIZE,
+  intOption,
   MAX_CONTROL_PAYLOAD,
   parseHostPort,
   splitAddress,
