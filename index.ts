@@ -30,7 +30,7 @@ export {
 } from './netscheduler/index.js';
 export type { StackEvent, EventSink } from './events/index.js';
 export { tcp, type TcpOptions } from './transports/tcp/index.js';
-export { inWorkers, CopyPool, type WorkersOptions, type InWorkersOptions, type WorkerHint, type HandoffMode } from './workers/index.js';
+export { inWorkers, CopyPool, type WorkersOptions, type InWorkersOptions, type WorkerDialOptions, type HandoffMode } from './workers/index.js';
 export { unix, type UnixOptions } from './transports/unix/index.js';
 export { memory, MemoryNetwork, type MemoryOptions } from './transports/memory/index.js';
 export { serveMetrics, withDefaultMetrics, type ServeMetricsOptions, type MetricsServer } from './metrics/index.js';

@@ -1,7 +1,7 @@
 /**
  * Multi-core data path benchmark: channels inline vs on 1 or 2 channel workers, with
  * 0, 1 or 2 copy workers, against raw node:net in the same run. Server and client are
- * separate child processes on loopback (like bench/throughput.ts); CPU is per process
+ * separate child processes on loopback; CPU is per process
  * (`process.cpuUsage()`, so worker threads are included).
  *
  * Scenarios (every figure the median of `--runs` rounds after one warm-up round):
@@ -12,9 +12,8 @@
  * 3. latency: one latency-class socket, 4 KB ping-pong for `--seconds`, p50/p99/p99.9,
  *    alone and with 8 throughput sockets saturating the same client process.
  *
- * Stacks open 4 throughput + 1 latency channel. With channel workers, dials carry a
- * class hint (`workerHint`) derived from the stack's dial order (4 × throughput, then
- * latency), emulating the hook the stack itself should pass: with 2 workers, the latency
+ * Stacks open 4 throughput + 1 latency channel. With channel workers, the stack's dials
+ * carry the channel's class (`ChannelOptions.appClass`): with 2 workers, the latency
  * channel gets worker 0 and the throughput channels worker 1. Copy workers only have a
  * hook in the `'shared'` hand-off (copying shared-memory payloads into the ring), so
  * copy-worker cases run with handoff 'shared'.
@@ -27,8 +26,8 @@ import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { createStack, defineDriver, tcp, type DriverFactory, type Stack } from '../index.js';
-import { CopyPool, inWorkers, DEFAULT_HANDOFF, type HandoffMode, type WorkerDialOptions, type WorkerDriverFactory } from '../workers/index.js';
+import { createStack, tcp, type Stack } from '../index.js';
+import { CopyPool, inWorkers, DEFAULT_HANDOFF, type HandoffMode } from '../workers/index.js';
 import { ForkedChild, serveParent, type Message } from './lib/child.js';
 import { deadline } from './lib/deadline.js';
 import { LatencyRecorder, type LatencyFigures } from './lib/histogram.js';
@@ -134,28 +133,6 @@ const RPC_SIZE = 4096;
 
 // ---- stacks ------------------------------------------------------------------------
 
-/**
- * Wraps a worker driver factory so dials carry the class hint the stack would pass:
- * the stack dials 4 throughput channels, then 1 latency channel, per peer.
- */
-function hintByDialOrder(factory: WorkerDriverFactory, throughput: number): DriverFactory {
-  return defineDriver(factory.scheme, (components) => {
-    const inner = factory(components);
-    let n = 0;
-    return {
-      scheme: inner.scheme,
-      validate: (a) => inner.validate(a),
-      listen: (a, on, o) => inner.listen(a, on, o),
-      close: () => inner.close(),
-      dial: (a, o) => {
-        const k = n++;
-        const workerHint = k < throughput ? 'throughput' : k === throughput ? 'latency' : undefined;
-        return inner.dial(a, { ...o, ...(workerHint && { workerHint }) } as WorkerDialOptions);
-      },
-    };
-  });
-}
-
 interface NcEnd {
   stack: Stack;
   close(): Promise<void>;
@@ -164,7 +141,7 @@ interface NcEnd {
 async function ncStack(spec: StackSpec, listen: boolean): Promise<NcEnd> {
   const copyPool = spec.copyWorkers > 0 ? new CopyPool({ min: spec.copyWorkers, max: spec.copyWorkers }) : null;
   const factory = spec.channelWorkers > 0 ? inWorkers('tcp', { workers: spec.channelWorkers, handoff: spec.handoff, copyPool, ...(process.env.NC_RXWINDOW && { rxWindow: Number(process.env.NC_RXWINDOW) }) }) : null;
-  const transports = factory ? [hintByDialOrder(factory, 4)] : [tcp()];
+  const transports = factory ? [factory] : [tcp()];
   const stack = await createStack({ transports, channels: { throughput: 4, latency: 1 }, ...(listen && { listen: ['tcp://127.0.0.1:0'] }), metrics: { enabled: false } });
   return {
     stack,

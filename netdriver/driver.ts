@@ -34,11 +34,13 @@ export interface ChannelOptions {
   /** Aborts a pending dial. */
   signal?: AbortSignal;
   /**
-   * Placement hint for drivers that run channels on worker threads (`inWorkers`): a
-   * worker slot, or the class of the channel being dialed. Other drivers ignore it.
-   * @default undefined
+   * Class of the channel about to be negotiated over the dialed connection (the stack
+   * sets it on every dial; the HELLO then tells the peer). Drivers may use it for
+   * placement or tuning — e.g. `inWorkers` keeps latency channels off the workers that
+   * carry throughput channels — and may ignore it.
+   * @default undefined (class not known to the driver)
    */
-  workerHint?: number | AppClass;
+  appClass?: AppClass;
 }
 
 /** The per-channel settings a driver passes on from {@link ChannelOptions} to its channels. */

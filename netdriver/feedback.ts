@@ -1,6 +1,7 @@
 /**
  * Per-channel feedback, measured by the device from channel-level acknowledgements
- * (ACK frames: DATA bytes the peer's device received on this channel) and PING/PONG
+ * (ACK frames: bytes the peer's device received on this channel — DATA payload plus
+ * the control frames both sides see one for one) and PING/PONG
  * round trips: smoothed RTT, delivery rate, bytes in flight, last progress and
  * staleness. The scheduler reads the results through its channel view.
  * @packageDocumentation
@@ -96,9 +97,9 @@ const HALF = 0x80000000;
 /** Feedback state of one channel (both directions). */
 export class ChannelFeedback {
   // Transmit direction (what the peer acknowledged of ours).
-  /** DATA payload bytes handed to the channel. */
+  /** Acknowledged-unit bytes handed to the channel (DATA payload, control frames). */
   dataSent = 0;
-  /** DATA payload bytes the peer's device acknowledged. */
+  /** Of those, the bytes the peer's device acknowledged. */
   dataAcked = 0;
   /** `performance.now()` of the last acknowledgement progress (or of a send from idle). */
   lastProgressAt = performance.now();
@@ -125,8 +126,9 @@ export class ChannelFeedback {
     return this.dataSent - this.dataAcked;
   }
 
-  /** `bytes` of DATA were handed to the channel. */
+  /** `bytes` (DATA payload or a control frame) were handed to the channel. */
   onSent(bytes: number): void {
+    if (bytes === 0) return;
     if (this.dataSent === this.dataAcked) this.lastProgressAt = performance.now();
     this.dataSent += bytes;
   }

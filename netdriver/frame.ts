@@ -29,8 +29,9 @@ export const FrameType = {
    */
   BYE: 10,
   /**
-   * Channel-level acknowledgement (scheduler feedback): `seq` is the number of DATA
-   * payload bytes the sender of the ACK has received on this channel, modulo 2^32. No
+   * Channel-level acknowledgement (scheduler feedback): `seq` is what the sender of the
+   * ACK has received on this channel so far, modulo 2^32, counted as DATA payload bytes
+   * plus header-and-payload bytes of every other frame except HELLO, BYE and ACK. No
    * payload; ports 0.
    */
   ACK: 11,

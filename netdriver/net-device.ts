@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { ChannelError, ErrorCode, FrameError } from '../errors/index.js';
 import type { AppClass, Channel } from './channel.js';
 import { ACK_DELAY_MS, ACK_EVERY_BYTES, ChannelFeedback } from './feedback.js';
-import { controlFrame, FrameType, type Frame } from './frame.js';
+import { controlFrame, FrameType, HEADER_SIZE, type Frame } from './frame.js';
 
 /** Where a device delivers the frames it receives: the layer above (a peer session). */
 export interface FrameSink {
@@ -31,6 +31,24 @@ export interface RxScheduler {
   fence(from: DeviceChannel, fn: () => void): void;
   /** Calls `device.resumeRx()` once the bulk queue has room again. */
   whenDrained(device: NetDevice): void;
+}
+
+/**
+ * Bytes a frame adds to the channel-level acknowledgement count: the payload of DATA
+ * (which a channel may split into several frames), header plus payload of the control
+ * frames both devices see one for one (SYNC … PONG), nothing for HELLO, BYE and ACK.
+ */
+function ackedSize(f: Frame): number {
+  switch (f.type) {
+    case FrameType.DATA:
+      return f.payload.length;
+    case FrameType.HELLO:
+    case FrameType.BYE:
+    case FrameType.ACK:
+      return 0;
+    default:
+      return HEADER_SIZE + f.payload.length;
+  }
 }
 
 /** Delivers everything at once (no receive scheduler). */
@@ -239,7 +257,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
    * saw room.
    */
   transmit(dc: DeviceChannel, frame: Frame): void {
-    if (frame.type === FrameType.DATA) dc.feedback.onSent(frame.payload.length);
+    dc.feedback.onSent(ackedSize(frame));
     dc.channel.enqueue(frame);
   }
 
@@ -250,7 +268,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
    * `max(4 × srtt, staleAfterMs)`.
    */
   feedbackTick(now: number, staleAfterMs: number): void {
-    let changed = false;
+    const stale: Array<[DeviceChannel, number]> = [];
     for (const dc of this.channels) {
       if (dc.channel.destroyed || dc.byeSent) continue;
       const fb = dc.feedback;
@@ -264,11 +282,12 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
       const silent = fb.silentFor(now);
       if (!fb.stale && silent > Math.max(4000 * fb.rtt.srtt, staleAfterMs)) {
         fb.stale = true;
-        changed = true;
-        this.emit('channel-stale', dc, silent);
+        stale.push([dc, silent]);
       }
     }
-    if (changed) this.reindex();
+    if (stale.length === 0) return;
+    this.reindex(); // first, so that what is reinjected avoids the stale channels
+    for (const [dc, silent] of stale) this.emit('channel-stale', dc, silent);
   }
 
   /** Aborts every channel. */
@@ -298,12 +317,15 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
       if (f.type === FrameType.DATA) {
         fb.rxData += f.payload.length;
         frames[keep++] = f;
-      } else if (f.type === FrameType.ACK) {
+        continue;
+      }
+      fb.rxData += ackedSize(f);
+      if (f.type === FrameType.ACK) {
         if (fb.onAck(f.seq, now) && fb.stale) this.recovered(dc);
       } else if (f.type === FrameType.PONG) {
         fb.onPong(f.payload, now);
       } else if (f.type === FrameType.PING) {
-        if (!dc.byeSent && !dc.channel.destroyed) dc.channel.enqueue({ ...f, type: FrameType.PONG });
+        this.send(dc, { ...f, type: FrameType.PONG });
       } else if (f.type === FrameType.HELLO) {
         dc.channel.destroy(new FrameError(ErrorCode.PROTOCOL, `unexpected HELLO on established channel ${dc.id}`));
         return;
@@ -338,6 +360,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
   private send(dc: DeviceChannel, frame: Frame): void {
     if (dc.byeSent || dc.channel.destroyed) return;
     try {
+      dc.feedback.onSent(ackedSize(frame));
       dc.channel.enqueue(frame);
     } catch {
       // ended locally: nothing to report

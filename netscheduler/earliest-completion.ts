@@ -17,9 +17,9 @@ import { definePolicy, hasRoom, type ChannelView, type PolicyFactory } from './p
 
 /** Options of {@link earliestCompletion}. */
 export interface EarliestCompletionOptions {
-  /** Segments a socket keeps on its channel while it stays within `slack` of the best. @default 6 */
+  /** Segments a socket keeps on a channel before moving to the next tie (as `roundRobin`). @default 6 */
   sticky?: number;
-  /** Relative margin (0–1) within which the current channel counts as good as the best. @default 0.25 */
+  /** Relative margin (0–1) within which a channel's expected completion counts as a tie with the best. @default 0.25 */
   slack?: number;
   /** Queued bytes above which a channel is skipped (besides its high-water mark). @default Infinity */
   threshold?: number;
@@ -30,11 +30,17 @@ export interface EarliestCompletionOptions {
   band?: number;
 }
 
-/** Per-socket state: the channel in use and the segments left on it. */
+/** Per-socket state: the rotation cursor and the segments left on the current channel. */
 interface Stick {
-  id: number;
+  next: number;
   left: number;
 }
+
+/**
+ * Bytes of slack added to the tie margin: about what channel-level acknowledgements
+ * lag by (one ACK interval), so that ack timing alone never separates equal channels.
+ */
+const TIE_BYTES = 512 * 1024;
 
 /**
  * Expected completion of `bytes` on `c` (seconds when a rate is known, else bytes in
@@ -62,37 +68,39 @@ export function earliestCompletion(options: EarliestCompletionOptions = {}): Pol
     throw new InvalidArgumentError(`options.band must be a finite number >= 1, got ${JSON.stringify(options.band)}`);
   }
   return definePolicy<Stick>('earliest-completion', () => ({
-    createFlowState: () => ({ id: 0, left: 0 }),
+    createFlowState: () => ({ next: 0, left: 0 }),
     select(segment, channels) {
       if (segment.kind === 'control') return undefined; // the stack's default: least queued
       let fastest = 0;
       for (const c of channels) if (c.deliveryRate > fastest) fastest = c.deliveryRate;
-      let best: ChannelView | undefined;
       let bestAt = Infinity;
-      let current: ChannelView | undefined;
-      let currentAt = Infinity;
-      const stick = segment.state;
       for (const c of channels) {
         if (!hasRoom(c, threshold)) continue;
         const at = completion(c, segment.bytes, fastest, band);
-        if (at < bestAt) {
-          best = c;
-          bestAt = at;
-        }
-        if (stick !== undefined && c.id === stick.id) {
-          current = c;
-          currentAt = at;
-        }
+        if (at < bestAt) bestAt = at;
       }
-      if (best === undefined) return undefined;
-      if (stick === undefined) return best;
-      if (current !== undefined && stick.left > 0 && currentAt <= bestAt * (1 + slack)) {
+      if (bestAt === Infinity) return undefined;
+      // Channels within the margin of the best are ties: rotate over them (sticky), so
+      // equal channels share equally; clearly slower or stalled ones fall outside.
+      const limit = bestAt * (1 + slack) + (fastest > 0 ? TIE_BYTES / fastest : TIE_BYTES);
+      const stick = segment.state ?? { next: 0, left: 0 };
+      const n = channels.length;
+      const bytes = segment.bytes;
+      const here = channels[stick.next % n]!;
+      if (stick.left > 0 && hasRoom(here, threshold) && completion(here, bytes, fastest, band) <= limit) {
         stick.left--;
-        return current;
+        return here;
       }
-      stick.id = best.id;
-      stick.left = sticky - 1;
-      return best;
+      for (let k = 1; k <= n; k++) {
+        const i = (stick.next + k) % n;
+        const c = channels[i]!;
+        if (hasRoom(c, threshold) && completion(c, bytes, fastest, band) <= limit) {
+          stick.next = i;
+          stick.left = sticky - 1;
+          return c;
+        }
+      }
+      return undefined;
     },
   }));
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AppClass } from '../netdriver/channel.js';
 import { dedicated } from './dedicated.js';
+import { earliestCompletion } from './earliest-completion.js';
 import { definePolicy, leastQueued, type ChannelView, type SchedulingPolicy, type SegmentContext } from './policy.js';
 import { roundRobin } from './round-robin.js';
 import { saturation } from './scaling.js';
@@ -148,5 +149,64 @@ describe('control frames', () => {
     expect(f.policyName).toBe('mine');
     expect(f({ appClass: 'latency' }).name).toBe('mine');
     expect(() => definePolicy('', () => ({ select: () => undefined }))).toThrow(expect.objectContaining({ code: 'NETCHANNEL_ERR_INVALID_ARG' }));
+  });
+});
+
+describe('earliest-completion', () => {
+  /** Channels that drain their in-flight bytes at `rates` (bytes/s); the sender always has data. */
+  function simulate(rates: number[], segments: number, stallAfter = Infinity, stalled = -1): number[] {
+    const policy = earliestCompletion()({ appClass: 'throughput' });
+    const state = policy.createFlowState!(70000, 80);
+    const views = rates.map((r, i) => ({ id: i + 1, index: i, appClass: 'throughput' as AppClass, txQueuedBytes: 0, txHighWaterMark: 1 << 30, bytesSent: 0, throughput: 0, srtt: 0.001, minRtt: 0.0005, deliveryRate: r, inflightBytes: 0, lastProgressAt: 0, stale: false }));
+    const bytes = rates.map(() => 0);
+    const seg = 64 * 1024;
+    // Offered load: the sum of the rates; in-flight drains at each channel's own rate.
+    const dt = seg / rates.reduce((a, b) => a + b, 0);
+    for (let k = 0; k < segments; k++) {
+      const c = policy.select({ kind: 'data', bytes: seg, appClass: 'throughput', localPort: 70000, remotePort: 80, state }, views);
+      if (c) {
+        const v = views[c.id - 1]!;
+        v.inflightBytes += seg;
+        bytes[c.id - 1]! += seg;
+      }
+      for (const [i, v] of views.entries()) {
+        const rate = k >= stallAfter && i === stalled ? 0 : rates[i]!;
+        v.inflightBytes = Math.max(0, v.inflightBytes - rate * dt);
+      }
+    }
+    return bytes.map((b) => b / bytes.reduce((x, y) => x + y, 0));
+  }
+  it('equal channels get equal shares', () => {
+    for (const s of simulate([100e6, 100e6, 100e6, 100e6], 4000)) expect(s).toBeCloseTo(0.25, 2);
+  });
+  it('a channel at a tenth of the others\' rate gets about a tenth of their bytes', () => {
+    const shares = simulate([100e6, 100e6, 100e6, 10e6], 20_000);
+    const ratio = shares[3]! / shares[0]!;
+    expect(ratio).toBeGreaterThan(0.05);
+    expect(ratio).toBeLessThan(0.2);
+  });
+  it('a channel that stops making progress gets nothing once its backlog stands out', () => {
+    const policy = earliestCompletion()({ appClass: 'throughput' });
+    const state = policy.createFlowState!(1, 2);
+    const base = { appClass: 'throughput' as AppClass, txQueuedBytes: 0, txHighWaterMark: 1 << 30, bytesSent: 0, throughput: 0, srtt: 0.001, minRtt: 0.0005, deliveryRate: 100e6, lastProgressAt: 0, stale: false };
+    const stalled = { ...base, id: 1, index: 0, inflightBytes: 4 << 20 }; // 4 MiB stuck
+    const healthy = { ...base, id: 2, index: 1, inflightBytes: 0 };
+    for (let i = 0; i < 100; i++) expect(policy.select({ kind: 'data', bytes: 65536, appClass: 'throughput', localPort: 1, remotePort: 2, state }, [stalled, healthy])?.id).toBe(2);
+  });
+  it('without any rate it compares bytes in flight and rotates over ties', () => {
+    const p = earliestCompletion({ sticky: 1 })({ appClass: 'throughput' });
+    const s = seg(p);
+    const c = chans(0, 0, 0);
+    expect(ids(p, s, c, 6)).toEqual([2, 3, 1, 2, 3, 1]);
+  });
+  it('skips full channels, and answers undefined when all are full', () => {
+    const p = earliestCompletion()({ appClass: 'throughput' });
+    expect(p.select(seg(p), chans(HWM, 10))?.id).toBe(2);
+    expect(p.select(seg(p), chans(HWM, HWM))).toBeUndefined();
+  });
+  it('validates its options', () => {
+    expect(() => earliestCompletion({ slack: 2 })).toThrow(/options.slack/);
+    expect(() => earliestCompletion({ band: 0.5 })).toThrow(/options.band/);
+    expect(() => earliestCompletion({ sticky: 0 })).toThrow(/options.sticky/);
   });
 });

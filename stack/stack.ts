@@ -272,7 +272,7 @@ export class Stack {
       rxHighWaterMark: this.options.channelRxHighWaterMark,
       maxPayload: this.options.maxFramePayload,
       splitData: true,
-      ...(appClass !== undefined && { workerHint: appClass }),
+      ...(appClass !== undefined && { appClass }),
     };
   }
 

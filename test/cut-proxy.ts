@@ -19,16 +19,42 @@ export interface CutProxy {
   readonly cuts: number;
   /** Stops forwarding in both directions without closing anything (a silent link). */
   freeze(): void;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Stops forwarding the `i`-th accepted connection (0-based) both ways, without closing it (a black hole). */
+  freezeOne(i: number): void;
+  /**
+   * Limits the client-to-target direction of the `i`-th accepted connection (0-based) to
+   * about `bytesPerSecond` (a shaped link). Call before or after it is accepted.
+   */
+  throttle(i: number, bytesPerSecond: number): void;
 }
 
 /** Starts a proxy to `targetPort` on 127.0.0.1. */
 export async function cutProxy(targetPort: number): Promise<CutProxy> {
   const pairs = new Set<[net.Socket, net.Socket]>();
+  const byOrder: Array<[net.Socket, net.Socket]> = [];
+  const rates = new Map<number, number>();
   let cuts = 0;
+  const shape = (i: number): void => {
+    const pair = byOrder[i];
+    const bps = rates.get(i);
+    if (!pair || bps === undefined) return;
+    const [inbound, outbound] = pair;
+    inbound.unpipe(outbound);
+    inbound.removeAllListeners('data');
+    inbound.on('data', (chunk: Buffer) => {
+      outbound.write(chunk);
+      inbound.pause();
+      setTimeout(() => inbound.resume(), (1000 * chunk.length) / bps);
+    });
+    inbound.resume();
+  };
   const server = net.createServer({ allowHalfOpen: true }, (inbound) => {
     const outbound = net.connect({ host: '127.0.0.1', port: targetPort, allowHalfOpen: true });
     const pair: [net.Socket, net.Socket] = [inbound, outbound];
     pairs.add(pair);
+    byOrder.push(pair);
     const drop = (): void => {
       pairs.delete(pair);
       inbound.destroy();
@@ -40,6 +66,7 @@ export async function cutProxy(targetPort: number): Promise<CutProxy> {
     }
     inbound.pipe(outbound);
     outbound.pipe(inbound);
+    shape(byOrder.length - 1);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
@@ -72,6 +99,23 @@ export async function cutProxy(targetPort: number): Promise<CutProxy> {
         a.pause();
         b.pause();
       }
+    },
+    get accepted() {
+      return byOrder.length;
+    },
+    freezeOne(i) {
+      const pair = byOrder[i];
+      if (!pair) throw new RangeError(`no connection ${i} (${byOrder.length} accepted)`);
+      const [a, b] = pair;
+      a.unpipe(b);
+      b.unpipe(a);
+      a.removeAllListeners('data');
+      a.pause();
+      b.pause();
+    },
+    throttle(i, bytesPerSecond) {
+      rates.set(i, bytesPerSecond);
+      shape(i);
     },
     async shutdown() {
       const closed = new Promise<void>((r) => server.close(() => r()));

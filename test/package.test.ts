@@ -13,9 +13,10 @@ describe('the built package', () => {
       import * as nd from 'netchannel/netdriver';
       import * as ns from 'netchannel/netscheduler';
       import { tcp } from 'netchannel/transports/tcp';
-      console.log([typeof root.createStack, typeof nd.FrameDecoder, typeof ns.roundRobin, tcp().scheme].join(','));
+      import { StreamChannel, createNetSocketDriver } from 'netchannel/transports/stream';
+      console.log([typeof root.createStack, typeof nd.FrameDecoder, typeof ns.roundRobin, tcp().scheme, typeof StreamChannel, typeof createNetSocketDriver, 'StreamChannel' in nd].join(','));
     `);
-    expect(out.trim()).toBe('function,function,function,tcp');
+    expect(out.trim()).toBe('function,function,function,tcp,function,function,false');
   });
 
   it('runs a stack from dist/ in a plain Node process', () => {

@@ -364,7 +364,10 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   /** @internal Channel `channelId` went stale: re-send the segments it holds on the other channels. */
   reinject(channelId: number): void {
     if (this.destroyed && !this.lingering) return;
-    if (this.retx.reinject(channelId) > 0) this.pump();
+    this.retx.reinject(channelId);
+    // Control frames (our grant, SYNC, FIN) may be stuck on it too: send the current ones again.
+    this.resendControl = true;
+    this.pump();
   }
 
   /** Re-sends pending frames; false when a channel is full (resumed by the link later). */

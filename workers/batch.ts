@@ -4,6 +4,7 @@
  * trusted parser for batches made by this module.
  * @packageDocumentation
  */
+import { ErrorCode, FrameError } from '../errors/index.js';
 import { encodeHeader, readFrame } from '../netdriver/codec.js';
 import { frameSize, HEADER_SIZE, type Frame } from '../netdriver/frame.js';
 
@@ -30,24 +31,24 @@ export function packFrames(frames: readonly Frame[], total: number): ArrayBuffer
       off += n;
     }
   }
-  if (off !== total) throw new RangeError(`packFrames: encoded ${off} bytes, expected ${total}`);
+  if (off !== total) throw new FrameError(ErrorCode.BAD_FRAME, `packFrames: encoded ${off} bytes, expected ${total}`);
   return out.buffer as ArrayBuffer;
 }
 
 /**
  * Splits a batch made by {@link packFrames} into frames whose payloads are zero-copy
  * views of it. Trusted input: the sending side validated every frame with a
- * FrameDecoder; a truncated batch still throws a RangeError instead of misreading.
+ * FrameDecoder; a truncated batch still throws a FrameError (`NETCHANNEL_ERR_BAD_FRAME`) instead of misreading.
  */
 export function parseBatch(ab: ArrayBuffer): Frame[] {
   const buf = Buffer.from(ab);
   const out: Frame[] = [];
   let off = 0;
   while (off < buf.length) {
-    if (buf.length - off < HEADER_SIZE) throw new RangeError(`batch ends inside a frame header at byte ${off} of ${buf.length}`);
+    if (buf.length - off < HEADER_SIZE) throw new FrameError(ErrorCode.BAD_FRAME, `batch ends inside a frame header at byte ${off} of ${buf.length}`);
     const len = buf.readUInt32BE(off + 20);
     const start = off + HEADER_SIZE;
-    if (start + len > buf.length) throw new RangeError(`batch ends inside a ${len}-byte payload at byte ${start} of ${buf.length}`);
+    if (start + len > buf.length) throw new FrameError(ErrorCode.BAD_FRAME, `batch ends inside a ${len}-byte payload at byte ${start} of ${buf.length}`);
     out.push(readFrame(buf, off, buf.subarray(start, start + len)));
     off = start + len;
   }

@@ -7,157 +7,15 @@
  * @packageDocumentation
  */
 import { EventEmitter } from 'node:events';
-import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ChannelError, ErrorCode } from '../errors/index.js';
 import type { AppClass, Channel } from '../netdriver/channel.js';
 import { channelSettings, type ChannelListener, type ChannelOptions } from '../netdriver/driver.js';
-import type { Batch, HandoffMode, MainOp, RingPair, WireChannelOptions, WorkerBoot, WorkerOp, WorkerScheme } from './protocol.js';
-import { ByteRing } from './ring.js';
-import type { RingCopier } from './ring-writer.js';
-import { TurnBatcher } from './turn-batch.js';
-import { SharedChannel, TransferChannel, type WorkerChannel, type WorkerLink } from './worker-channel.js';
-
-/**
- * Where a dial should run: a worker slot (taken modulo the pool size), or the class of
- * the channel (with `isolateLatency` and ≥ 2 workers, latency channels go to the
- * lowest live slot and throughput channels to the others).
- */
-export type WorkerHint = number | AppClass;
-
-/** Dial options understood by an {@link inWorkers} driver. */
-export interface WorkerDialOptions extends ChannelOptions {
-  /** Placement request; see {@link WorkerHint}. @default least-loaded worker */
-  workerHint?: WorkerHint;
-}
-
-/** Settings of a {@link ChannelWorkerPool} (validated by inWorkers). */
-export interface ChannelPoolOptions {
-  scheme: WorkerScheme;
-  workers: number;
-  min: number;
-  max: number;
-  handoff: HandoffMode;
-  ringBytes: number;
-  rxWindow: number | undefined;
-  noDelay: boolean;
-  unlinkStale: boolean;
-  isolateLatency: boolean;
-  workerFile: URL;
-  /** Terminate all workers after this long with nothing to do (respawned on next use), ms; 0 = never. */
-  idleTimeout: number;
-  /** Shared mode: copy pool for large shared-memory payloads (see RingFrameWriter). */
-  copier: RingCopier | null;
-}
-
-/** What the pool reports about one worker. */
-export interface ChannelWorkerInfo {
-  slot: number;
-  threadId: number;
-  state: 'running' | 'draining';
-  channels: number;
-  latencyChannels: number;
-  throughputChannels: number;
-  listeners: number;
-}
-
-/** Events of a {@link ChannelWorkerPool}. */
-export interface ChannelPoolEvents {
-  /** A worker exited unexpectedly (crash or terminate); its channels were closed with `error`. */
-  'worker-exit': [info: { slot: number; threadId: number; code: number; error: Error }];
-  /** A worker was started (initially, by resize, or as a replacement). */
-  'worker-start': [info: { slot: number; threadId: number; replacement: boolean }];
-  /** A worker was stopped on purpose (drained after a resize, idle, or the pool closed). */
-  'worker-stop': [info: { slot: number; threadId: number }];
-  /** A listener could not be re-opened on a replacement worker. */
-  'listener-lost': [info: { address: string; error: Error }];
-}
-
-interface PendingDial {
-  address: string;
-  opts: ChannelOptions;
-  appClass: AppClass | undefined;
-  rings: RingPair | undefined;
-  resolve(ch: WorkerChannel): void;
-  reject(err: Error): void;
-}
-
-interface HostedListener {
-  handle: ChannelWorkerHandle;
-  l: number;
-  requested: string;
-  bound: string | undefined;
-  opts: ChannelOptions;
-  onChannel: (ch: Channel) => void;
-  closed: boolean;
-  /** Initial listen (rejected on failure) or a re-listen (reported as 'listener-lost'). */
-  ready: { resolve(address: string): void; reject(err: Error): void } | null;
-  closing: Promise<void> | null;
-  closed$: (() => void) | null;
-}
-
-/** One worker thread and what lives on it. */
-export class ChannelWorkerHandle implements WorkerLink {
-  readonly channels = new Map<number, WorkerChannel>();
-  readonly classOf = new Map<number, AppClass>();
-  readonly dials = new Map<number, PendingDial>();
-  readonly listeners = new Map<number, HostedListener>();
-  state: 'running' | 'draining' | 'dead' = 'running';
-  /** Set when the pool stops this worker on purpose (no replacement). */
-  retiring = false;
-  crashError: Error | undefined;
-  readonly startedAt = performance.now();
-  readonly threadId: number;
-  lastElu: EventLoopUtilization | undefined;
-  nextCid = 1;
-  nextL = 1;
-  // Like StreamChannel's cork: everything of this tick leaves in one message.
-  private readonly out = new TurnBatcher<MainOp, WorkerChannel>(
-    (fn) => process.nextTick(fn),
-    (msg, transfer) => this.worker.postMessage(msg, transfer),
-    () => this.state !== 'dead',
-  );
-
-  constructor(
-    readonly pool: ChannelWorkerPool,
-    readonly slot: number,
-    readonly worker: Worker,
-  ) {
-    this.threadId = worker.threadId;
-  }
-
-  get label(): string {
-    return `channel worker #${this.slot} (thread ${this.threadId})`;
-  }
-
-  /** Channels plus dials in progress: the placement load. */
-  get load(): number {
-    return this.channels.size + this.dials.size;
-  }
-
-  count(appClass: AppClass): number {
-    let n = 0;
-    for (const c of this.classOf.values()) if (c === appClass) n++;
-    return n;
-  }
-
-  post(op: MainOp, transfer?: ArrayBuffer): void {
-    if (this.state === 'dead') return;
-    this.out.push(op, transfer);
-  }
-
-  markDirty(ch: WorkerChannel): void {
-    this.out.markDirty(ch);
-  }
-
-  detach(ch: WorkerChannel): void {
-    if (this.channels.get(ch.cid) === ch) {
-      this.channels.delete(ch.cid);
-      this.classOf.delete(ch.cid);
-      this.pool.changed(this);
-    }
-  }
-}
+import { wireOptions, type ChannelPoolEvents, type ChannelPoolOptions, type ChannelWorkerInfo, type WorkerDialOptions } from './pool-options.js';
+import type { Batch, RingPair, WorkerBoot, WorkerOp } from './protocol.js';
+import { allocateRingPair } from './ring.js';
+import { SharedChannel, TransferChannel, type WorkerChannel } from './worker-channel.js';
+import { ChannelWorkerHandle, pickListenerWorker, pickWorker, type HostedListener } from './worker-handle.js';
 
 const FAST_CRASH_MS = 1000;
 
@@ -207,7 +65,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
       const now = h.worker.performance.eventLoopUtilization();
       const delta = h.lastElu ? h.worker.performance.eventLoopUtilization(now, h.lastElu) : now;
       h.lastElu = now;
-      return { slot: h.slot, utilization: delta.utilization, busy: h.load > 0 || h.listeners.size > 0 };
+      return { slot: h.slot, utilization: delta.utilization, busy: h.busy };
     });
   }
 
@@ -250,15 +108,15 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
     return this.target;
   }
 
-  /** Opens a channel on a worker; see {@link WorkerHint}. */
+  /** Opens a channel on a worker; see {@link WorkerDialOptions} for placement. */
   dial(address: string, opts: WorkerDialOptions): Promise<WorkerChannel> {
     const signal = opts.signal;
     if (signal?.aborted) return Promise.reject(new ChannelError(ErrorCode.DIAL_FAILED, `dial ${address} aborted`));
     this.start();
-    const h = this.pick(opts.workerHint);
+    const appClass: AppClass | undefined = opts.appClass === 'latency' || opts.appClass === 'throughput' ? opts.appClass : undefined;
+    const h = this.pick(opts.workerSlot, appClass);
     const c = h.nextCid++;
-    const appClass = typeof opts.workerHint === 'string' ? opts.workerHint : undefined;
-    const rings = this.options.handoff === 'shared' ? this.newRings() : undefined;
+    const rings = this.options.handoff === 'shared' ? allocateRingPair(this.options.ringBytes) : undefined;
     return new Promise<WorkerChannel>((resolve, reject) => {
       const onAbort = (): void => {
         if (!h.dials.delete(c)) return;
@@ -281,7 +139,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
           reject(err);
         },
       });
-      h.post(rings ? { k: 'dial', c, address, scheme: this.options.scheme, opts: this.wire(opts), rings } : { k: 'dial', c, address, scheme: this.options.scheme, opts: this.wire(opts) });
+      h.post(rings ? { k: 'dial', c, address, scheme: this.options.scheme, opts: wireOptions(opts, this.options), rings } : { k: 'dial', c, address, scheme: this.options.scheme, opts: wireOptions(opts, this.options) });
       this.changed(h);
     });
   }
@@ -312,7 +170,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
   /** @internal Work on `h` changed: (un)reference its thread, finish a drain, arm the idle timer. */
   changed(h: ChannelWorkerHandle): void {
     if (h.state === 'dead') return;
-    const busy = h.load > 0 || h.listeners.size > 0;
+    const busy = h.busy;
     if (busy) h.worker.ref();
     else h.worker.unref();
     if (h.state === 'draining' && !busy) {
@@ -338,7 +196,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
   private armIdle(): void {
     const ms = this.options.idleTimeout;
     if (ms <= 0 || this.closing || !this.started) return;
-    if (this.handles.some((h) => h.load > 0 || h.listeners.size > 0)) {
+    if (this.handles.some((h) => h.busy)) {
       if (this.idleTimer) clearTimeout(this.idleTimer);
       this.idleTimer = null;
       return;
@@ -346,7 +204,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
     if (this.idleTimer) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
-      if (this.handles.some((h) => h.load > 0 || h.listeners.size > 0)) return;
+      if (this.handles.some((h) => h.busy)) return;
       this.started = false;
       for (const h of this.handles) {
         h.retiring = true;
@@ -360,7 +218,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
     const boot: WorkerBoot = { slot, handoff: this.options.handoff, noDelay: this.options.noDelay, unlinkStale: this.options.unlinkStale };
     const worker = new Worker(this.options.workerFile, { workerData: boot, name: `netchannel-channel-worker-${slot}` });
     worker.unref();
-    const h = new ChannelWorkerHandle(this, slot, worker);
+    const h = new ChannelWorkerHandle(slot, worker, (x) => this.changed(x));
     this.slots[slot] = h;
     worker.on('message', (msg: Batch<WorkerOp>) => this.onMessage(h, msg));
     worker.on('error', (err) => {
@@ -487,7 +345,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
       localAddress: local,
       remoteAddress: remote,
       ...channelSettings(o),
-      rxWindow: this.wire(o).rxWindow,
+      rxWindow: wireOptions(o, this.options).rxWindow,
     };
     const ch = rings ? new SharedChannel(h, c, options, rings, this.options.copier) : new TransferChannel(h, c, options);
     h.channels.set(c, ch);
@@ -499,7 +357,7 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
     rec.handle = h;
     rec.l = h.nextL++;
     h.listeners.set(rec.l, rec);
-    h.post({ k: 'listen', l: rec.l, address, scheme: this.options.scheme, opts: this.wire(rec.opts) });
+    h.post({ k: 'listen', l: rec.l, address, scheme: this.options.scheme, opts: wireOptions(rec.opts, this.options) });
     this.changed(h);
   }
 
@@ -514,42 +372,20 @@ export class ChannelWorkerPool extends EventEmitter<ChannelPoolEvents> {
     return rec.closing;
   }
 
-  private pick(hint: WorkerHint | undefined): ChannelWorkerHandle {
+  private pick(slot: number | undefined, appClass: AppClass | undefined): ChannelWorkerHandle {
     const live = this.handles.filter((h) => h.state === 'running');
     if (live.length === 0) {
       // Everything is draining or being replaced: start the lowest free slot.
-      let slot = 0;
-      while (this.slots[slot] && this.slots[slot]!.state !== 'dead') slot++;
-      return this.spawn(slot, false);
+      let free = 0;
+      while (this.slots[free] && this.slots[free]!.state !== 'dead') free++;
+      return this.spawn(free, false);
     }
-    if (typeof hint === 'number' && Number.isInteger(hint)) {
-      const want = live.find((h) => h.slot === hint % Math.max(1, this.target));
-      if (want) return want;
-    }
-    let candidates = live;
-    if ((hint === 'latency' || hint === 'throughput') && this.options.isolateLatency && live.length >= 2) {
-      candidates = hint === 'latency' ? live.slice(0, 1) : live.slice(1);
-    }
-    return candidates.reduce((a, b) => (b.load < a.load ? b : a));
+    return pickWorker(live, slot, appClass, this.target, this.options.isolateLatency);
   }
 
   private pickListener(): ChannelWorkerHandle {
     const live = this.handles.filter((h) => h.state === 'running');
-    if (live.length === 0) return this.pick(undefined);
-    return live.reduce((a, b) => (b.listeners.size < a.listeners.size || (b.listeners.size === a.listeners.size && b.load < a.load) ? b : a));
-  }
-
-  private newRings(): RingPair {
-    return { tx: ByteRing.allocate(this.options.ringBytes).sab, rx: ByteRing.allocate(this.options.ringBytes).sab };
-  }
-
-  private wire(o: ChannelOptions): WireChannelOptions {
-    const rxHwm = o.rxHighWaterMark ?? 4 * 1024 * 1024;
-    return {
-      maxPayload: o.maxPayload,
-      splitData: o.splitData ?? false,
-      rxWindow: this.options.rxWindow ?? Math.max(64 * 1024, Math.min(1024 * 1024, rxHwm >>> 1)),
-      ringBytes: this.options.ringBytes,
-    };
+    if (live.length === 0) return this.pick(undefined, undefined);
+    return pickListenerWorker(live);
   }
 }

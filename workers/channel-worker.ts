@@ -7,15 +7,23 @@
  */
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import { afterClose, boundAddress, connectOptions, endpoints, listenOptions } from './net-spec.js';
+import { InvalidArgumentError } from '../errors/index.js';
+import { tcpSpec } from '../transports/tcp/spec.js';
+import type { NetSocketDriverSpec } from '../transports/stream/net-socket-driver.js';
+import { unixSpec } from '../transports/unix/spec.js';
 import type { Batch, MainOp, RingPair, WireChannelOptions, WorkerBoot, WorkerOp, WorkerScheme } from './protocol.js';
-import { ByteRing } from './ring.js';
+import { allocateRingPair } from './ring.js';
 import { TurnBatcher } from './turn-batch.js';
 import { SharedSocket, TransferSocket, type WorkerOutbox, type WorkerSocket } from './worker-socket.js';
 
-if (!parentPort) throw new Error('channel-worker.js must run as a worker thread (it is started by inWorkers())');
+if (!parentPort) throw new InvalidArgumentError('channel-worker.js must run as a worker thread (it is started by inWorkers())');
 const port = parentPort;
 const boot = workerData as WorkerBoot;
+/** The address specs of the tcp and unix transports, with this pool's socket settings. */
+const specs: Record<WorkerScheme, NetSocketDriverSpec> = {
+  tcp: tcpSpec({ noDelay: boot.noDelay }),
+  unix: unixSpec({ unlinkStale: boot.unlinkStale }),
+};
 
 // After the poll phase: every socket read of this turn lands in one message.
 const out: WorkerOutbox = new TurnBatcher<WorkerOp, WorkerSocket>((fn) => setImmediate(fn), (msg, transfer) => port.postMessage(msg, transfer));
@@ -29,20 +37,16 @@ function gone(s: WorkerSocket): void {
 }
 
 function adopt(c: number, socket: net.Socket, scheme: WorkerScheme, opts: WireChannelOptions, rings: RingPair | undefined): WorkerSocket {
-  if (scheme === 'tcp') socket.setNoDelay(boot.noDelay);
+  specs[scheme].tune?.(socket);
   const s = boot.handoff === 'shared' ? new SharedSocket(c, socket, opts, rings!, out, gone) : new TransferSocket(c, socket, opts, out, gone);
   channels.set(c, s);
   return s;
 }
 
-function newRings(opts: WireChannelOptions): RingPair {
-  return { tx: ByteRing.allocate(opts.ringBytes).sab, rx: ByteRing.allocate(opts.ringBytes).sab };
-}
-
 function dial(op: Extract<MainOp, { k: 'dial' }>): void {
   let socket: net.Socket;
   try {
-    socket = net.connect(connectOptions(op.scheme, op.address));
+    socket = net.connect({ ...specs[op.scheme].connectOptions(op.address), allowHalfOpen: true });
   } catch (err) {
     out.push({ k: 'dialfail', c: op.c, message: (err as Error).message });
     return;
@@ -57,7 +61,7 @@ function dial(op: Extract<MainOp, { k: 'dial' }>): void {
     if (dialing.get(op.c) !== socket) return; // aborted meanwhile
     dialing.delete(op.c);
     socket.off('error', onError);
-    const { local, remote } = endpoints(op.scheme, socket, op.address);
+    const { local, remote } = specs[op.scheme].endpoints(socket, op.address);
     // Report first: frames read from now on follow the 'dialed' operation.
     out.push({ k: 'dialed', c: op.c, local, remote });
     adopt(op.c, socket, op.scheme, op.opts, op.rings);
@@ -71,8 +75,8 @@ function listen(op: Extract<MainOp, { k: 'listen' }>): void {
       return;
     }
     const c = nextAccepted--;
-    const rings = boot.handoff === 'shared' ? newRings(op.opts) : undefined;
-    const { local, remote } = endpoints(op.scheme, socket, op.address);
+    const rings = boot.handoff === 'shared' ? allocateRingPair(op.opts.ringBytes) : undefined;
+    const { local, remote } = specs[op.scheme].endpoints(socket, op.address);
     out.push(rings ? { k: 'accept', l: op.l, c, local, remote, rings } : { k: 'accept', l: op.l, c, local, remote });
     adopt(c, socket, op.scheme, op.opts, rings);
   });
@@ -84,11 +88,11 @@ function listen(op: Extract<MainOp, { k: 'listen' }>): void {
   };
   server.once('error', onError);
   try {
-    server.listen(listenOptions(op.scheme, op.address, boot.unlinkStale), () => {
+    server.listen(specs[op.scheme].listenOptions(op.address), () => {
       server.off('error', onError);
       server.on('error', () => {}); // accept errors (EMFILE, …) must not kill the worker
       if (servers.get(op.l)?.server !== server) return; // unlistened while binding
-      out.push({ k: 'listening', l: op.l, address: boundAddress(op.scheme, server, op.address) });
+      out.push({ k: 'listening', l: op.l, address: specs[op.scheme].boundAddress(server, op.address) });
     });
   } catch (err) {
     onError(err as Error);
@@ -107,7 +111,7 @@ function unlisten(l: number): void {
   else rec.server.once('listening', () => rec.server.close());
   setImmediate(() => {
     try {
-      afterClose(rec.scheme, rec.address);
+      specs[rec.scheme].afterClose?.(rec.address);
     } catch {
       // best effort
     }

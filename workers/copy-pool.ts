@@ -15,10 +15,11 @@ import { createHash } from 'node:crypto';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { InvalidArgumentError, NetChannelError, ErrorCode } from '../errors/index.js';
+import { boolOption, intOption } from '../errors/validate.js';
 import type { AppClass } from '../netdriver/channel.js';
 import { isPlacementFactory, thresholdPlacement, type CopyPlacementPolicy, type CopyWorkerView, type PlacementFactory } from '../netscheduler/placement.js';
 import type { ChecksumTask, CopyTask, CopyTaskPart, CopyTaskResult } from './copy-task.js';
-import { workerScript } from './worker-driver.js';
+import { workerScript } from './worker-script.js';
 
 /** One part of a copy: `source` goes to `target[offset, offset + length)`. */
 export interface CopyPart {
@@ -128,21 +129,15 @@ export class CopyPool {
 
   constructor(options: CopyPoolOptions = {}) {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`options must be an object, got ${JSON.stringify(options)}`);
-    const int = (name: string, v: unknown, d: number, lo: number, hi: number): number => {
-      if (v === undefined) return d;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw new InvalidArgumentError(`options.${name} must be an integer ${lo}-${hi}, got ${JSON.stringify(v)}`);
-      return v;
-    };
-    const min = int('min', options.min, 0, 0, 64);
-    const max = int('max', options.max, 2, 1, 64);
+    const min = intOption('min', options.min, 0, 0, 64);
+    const max = intOption('max', options.max, 2, 1, 64);
     if (min > max) throw new InvalidArgumentError(`options.min (${min}) must be <= options.max (${max})`);
-    if (options.checksum !== undefined && typeof options.checksum !== 'boolean') throw new InvalidArgumentError(`options.checksum must be a boolean, got ${JSON.stringify(options.checksum)}`);
     if (options.placement !== undefined && !isPlacementFactory(options.placement)) {
       throw new InvalidArgumentError('options.placement must be a placement factory made with definePlacement() (e.g. thresholdPlacement())');
     }
-    const idleTimeout = int('idleTimeout', options.idleTimeout, 30_000, 0, 3_600_000);
-    this.minPart = int('minPartBytes', options.minPartBytes, 16 * 1024, 0, 1 << 30);
-    this.defaultChecksum = options.checksum ?? false;
+    const idleTimeout = intOption('idleTimeout', options.idleTimeout, 30_000, 0, 3_600_000);
+    this.minPart = intOption('minPartBytes', options.minPartBytes, 16 * 1024, 0, 1 << 30);
+    this.defaultChecksum = boolOption('checksum', options.checksum, false);
     this.policy = (options.placement ?? thresholdPlacement())({ appClass: 'throughput' });
     this.active = max;
     const filename = options.filename === undefined ? workerScript('copy-task').href : String(options.filename);

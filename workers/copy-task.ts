@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
+import { InvalidArgumentError } from '../errors/index.js';
 
 /** One part: `src` is copied into `dst` (both views; equal lengths). */
 export interface CopyTaskPart {
@@ -51,7 +52,7 @@ export default function copyTask(task: CopyTask | ChecksumTask): CopyTaskResult 
   let bytes = 0;
   const digests: Uint8Array[] | null = task.checksum ? [] : null;
   for (const p of task.parts) {
-    if (p.src.length !== p.dst.length) throw new RangeError(`copy part of ${p.src.length} bytes into a ${p.dst.length}-byte region`);
+    if (p.src.length !== p.dst.length) throw new InvalidArgumentError(`copy part of ${p.src.length} bytes into a ${p.dst.length}-byte region`);
     p.dst.set(p.src);
     bytes += p.src.length;
     if (digests) digests.push(new Uint8Array(createHash('sha256').update(p.dst).digest()));

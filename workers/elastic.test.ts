@@ -86,7 +86,7 @@ describe('elastic workers: the decision function', () => {
   it('validates thresholds', () => {
     expect(resolveThresholds()).toEqual({ addBelow: 0.2, removeAbove: 1.25, samples: 3, parkAfterMs: 10 });
     expect(() => resolveThresholds({ addBelow: 2, removeAbove: 1 })).toThrow(/addBelow < removeAbove/);
-    expect(() => resolveThresholds({ samples: 0 })).toThrow(/samples must be a positive integer/);
+    expect(() => resolveThresholds({ samples: 0 })).toThrow(/options\.elastic\.samples must be an integer 1-2147483647, got 0/);
   });
 });
 

@@ -11,6 +11,7 @@
  * @packageDocumentation
  */
 import { InvalidArgumentError } from '../errors/index.js';
+import { intOption } from '../errors/validate.js';
 import type { ChannelWorkerPool } from './channel-pool.js';
 import type { CopyPool } from './copy-pool.js';
 
@@ -68,11 +69,10 @@ export interface ElasticDecision {
 
 /** Fills defaults and validates thresholds. */
 export function resolveThresholds(t: ElasticThresholds = {}): Required<ElasticThresholds> {
-  const out = { addBelow: t.addBelow ?? 0.2, removeAbove: t.removeAbove ?? 1.25, samples: t.samples ?? 3, parkAfterMs: t.parkAfterMs ?? 10 };
+  const out = { addBelow: t.addBelow ?? 0.2, removeAbove: t.removeAbove ?? 1.25, samples: intOption('elastic.samples', t.samples, 3, 1, 2 ** 31 - 1), parkAfterMs: t.parkAfterMs ?? 10 };
   if (!(out.addBelow >= 0) || !(out.removeAbove > out.addBelow)) {
     throw new InvalidArgumentError(`elastic thresholds need 0 <= addBelow < removeAbove, got addBelow ${out.addBelow}, removeAbove ${out.removeAbove}`);
   }
-  if (!Number.isInteger(out.samples) || out.samples < 1) throw new InvalidArgumentError(`elastic samples must be a positive integer, got ${JSON.stringify(t.samples)}`);
   if (!(out.parkAfterMs >= 0)) throw new InvalidArgumentError(`elastic parkAfterMs must be >= 0, got ${JSON.stringify(t.parkAfterMs)}`);
   return out;
 }

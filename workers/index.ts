@@ -7,15 +7,17 @@
  */
 /// <reference path="./channel-worker.ts" />
 /// <reference path="./copy-task.ts" />
-/// <reference path="./handoff-bench.ts" />
 import { InvalidArgumentError } from '../errors/index.js';
+import { boolOption, intOption } from '../errors/validate.js';
 import { CopyPool } from './copy-pool.js';
 import { ElasticController, channelPoolTarget, copyPoolTarget, type ElasticDecision, type ElasticThresholds } from './elastic.js';
 import type { HandoffMode } from './protocol.js';
 import { inWorkers, DEFAULT_HANDOFF, type WorkerDriver, type WorkerDriverFactory } from './worker-driver.js';
 
-export { inWorkers, workerScript, DEFAULT_HANDOFF, type InWorkersOptions, type WorkerDriver, type WorkerDriverFactory } from './worker-driver.js';
-export { ChannelWorkerPool, type WorkerHint, type WorkerDialOptions, type ChannelWorkerInfo, type ChannelPoolEvents } from './channel-pool.js';
+export { workerScript } from './worker-script.js';
+export { inWorkers, DEFAULT_HANDOFF, type InWorkersOptions, type WorkerDriver, type WorkerDriverFactory } from './worker-driver.js';
+export { ChannelWorkerPool } from './channel-pool.js';
+export type { WorkerDialOptions, ChannelWorkerInfo, ChannelPoolEvents } from './pool-options.js';
 export { WorkerChannel, TransferChannel, SharedChannel } from './worker-channel.js';
 export { ByteRing } from './ring.js';
 export { CopyPool, type CopyPart, type CopyCallOptions, type CopyResult, type CopyPoolOptions, type CopyPoolStats, type CopyWorkerStats } from './copy-pool.js';
@@ -88,13 +90,8 @@ export interface ResolvedWorkersOptions {
 function bounds(name: string, b: WorkerBounds | undefined, dMin: number, dMax: number): { min: number; max: number } | null {
   if (b === undefined) return null;
   if (b === null || typeof b !== 'object') throw new InvalidArgumentError(`options.workers.${name} must be an object { min, max }, got ${JSON.stringify(b)}`);
-  const check = (k: 'min' | 'max', v: unknown, d: number, lo: number): number => {
-    if (v === undefined) return d;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > 64) throw new InvalidArgumentError(`options.workers.${name}.${k} must be an integer ${lo}-64, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const min = check('min', b.min, dMin, name === 'channel' ? 1 : 0);
-  const max = check('max', b.max, Math.max(min, dMax), 1);
+  const min = intOption(`workers.${name}.min`, b.min, dMin, name === 'channel' ? 1 : 0, 64);
+  const max = intOption(`workers.${name}.max`, b.max, Math.max(min, dMax), 1, 64);
   if (max < min) throw new InvalidArgumentError(`options.workers.${name}.max (${max}) must be >= min (${min})`);
   return { min, max };
 }
@@ -105,12 +102,11 @@ export function resolveWorkersOptions(o: WorkersOptions | undefined): ResolvedWo
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`options.workers must be an object, got ${JSON.stringify(o)}`);
   const handoff = o.handoff ?? DEFAULT_HANDOFF;
   if (handoff !== 'transfer' && handoff !== 'shared') throw new InvalidArgumentError(`options.workers.handoff must be 'transfer' or 'shared', got ${JSON.stringify(o.handoff)}`);
-  if (o.checksum !== undefined && typeof o.checksum !== 'boolean') throw new InvalidArgumentError(`options.workers.checksum must be a boolean, got ${JSON.stringify(o.checksum)}`);
-  return {
+    return {
     channel: bounds('channel', o.channel, 1, 2),
     copy: bounds('copy', o.copy, 0, 2),
     handoff,
-    checksum: o.checksum ?? false,
+    checksum: boolOption('workers.checksum', o.checksum, false),
     elastic: o.elastic ?? {},
   };
 }

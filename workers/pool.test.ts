@@ -25,8 +25,8 @@ describe('channel worker pool', () => {
     const d = driver();
     const accepted: Channel[] = [];
     const listener = await d.listen('tcp://127.0.0.1:0', (ch) => accepted.push(ch));
-    const a = await d.dial(listener.address, { workerHint: 0 });
-    const b = await d.dial(listener.address, { workerHint: 1 });
+    const a = await d.dial(listener.address, { workerSlot: 0 });
+    const b = await d.dial(listener.address, { workerSlot: 1 });
     expect(a.workerSlot).toBe(0);
     expect(b.workerSlot).toBe(1);
     const exited = within(new Promise<{ slot: number; error: Error }>((r) => d.pool.once('worker-exit', r)), 5000, 'worker-exit');
@@ -39,7 +39,7 @@ describe('channel worker pool', () => {
     expect((await exited).slot).toBe(0);
     expect(await replaced).toMatchObject({ slot: 0, replacement: true });
     expect(b.destroyed).toBe(false);
-    const c = await d.dial(listener.address, { workerHint: 0 });
+    const c = await d.dial(listener.address, { workerSlot: 0 });
     expect(c.workerSlot).toBe(0);
     c.destroy();
     b.destroy();
@@ -49,8 +49,8 @@ describe('channel worker pool', () => {
   it('places class-hinted dials: latency on slot 0, throughput on the others; otherwise least-loaded', async () => {
     const d = driver({ workers: 3 });
     const listener = await d.listen('tcp://127.0.0.1:0', () => {});
-    const t = await Promise.all(Array.from({ length: 4 }, () => d.dial(listener.address, { workerHint: 'throughput' })));
-    const l = await d.dial(listener.address, { workerHint: 'latency' });
+    const t = await Promise.all(Array.from({ length: 4 }, () => d.dial(listener.address, { appClass: 'throughput' })));
+    const l = await d.dial(listener.address, { appClass: 'latency' });
     expect(l.workerSlot).toBe(0);
     expect(t.map((c) => c.workerSlot).sort()).toEqual([1, 1, 2, 2]);
     const info = d.pool.info();

@@ -9,6 +9,7 @@
  * consumer never sees a hole.
  * @packageDocumentation
  */
+import { ErrorCode, FrameError } from '../errors/index.js';
 import { encodeHeader } from '../netdriver/codec.js';
 import { HEADER_SIZE, type Frame } from '../netdriver/frame.js';
 import { RING_HEADER_BYTES, type ByteRing } from './ring.js';
@@ -201,7 +202,7 @@ export class RingFrameWriter {
       const from = Math.max(0, skip - HEADER_SIZE);
       off += f.payload.copy(out, off, from);
     }
-    if (off !== out.length) throw new RangeError(`takeRest: encoded ${off} bytes, expected ${out.length}`);
+    if (off !== out.length) throw new FrameError(ErrorCode.BAD_FRAME, `takeRest: encoded ${off} bytes, expected ${out.length}`);
     this.clear();
     return out.buffer as ArrayBuffer;
   }

@@ -10,6 +10,8 @@
  * (never `Atomics.wait`: both ends run event loops).
  * @packageDocumentation
  */
+import { InvalidArgumentError } from '../errors/index.js';
+import type { RingPair } from './protocol.js';
 
 /** `Atomics.waitAsync` (ES2024; present in Node 16+, absent from the ES2023 lib typings). */
 type WaitAsync = (ta: Int32Array, index: number, value: number) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
@@ -38,6 +40,11 @@ export function ringCapacityFor(n: number): number {
   return c;
 }
 
+/** The two rings of one channel (shared hand-off), each with room for `bytes` bytes. */
+export function allocateRingPair(bytes: number): RingPair {
+  return { tx: ByteRing.allocate(bytes).sab, rx: ByteRing.allocate(bytes).sab };
+}
+
 /** One side's view of a shared byte ring. Both sides construct it over the same buffer. */
 export class ByteRing {
   /** Data capacity in bytes (a power of two). */
@@ -57,7 +64,7 @@ export class ByteRing {
 
   constructor(sab: SharedArrayBuffer) {
     const c = sab.byteLength - RING_HEADER_BYTES;
-    if (c < MIN_RING_BYTES || (c & (c - 1)) !== 0) throw new RangeError(`ring data size must be a power of two ≥ ${MIN_RING_BYTES}, got ${c}`);
+    if (c < MIN_RING_BYTES || (c & (c - 1)) !== 0) throw new InvalidArgumentError(`ring data size must be a power of two ≥ ${MIN_RING_BYTES}, got ${c}`);
     this.sab = sab;
     this.capacity = c;
     this.mask = c - 1;

@@ -3,7 +3,7 @@ import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StackEvent, VirtualSocket } from '../index.js';
 import { collect, event, prng, readAll, within } from '../test/pair.js';
-import { hashIncoming, sendBulk, workerPair, type WorkerPair } from './fixture.js';
+import { hashIncoming, sendBulk, workerPair, type WorkerPair } from '../test/worker-pair.js';
 import { CopyPool } from './index.js';
 
 let pair: WorkerPair | undefined;

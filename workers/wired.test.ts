@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createStack, Stack, type StackOptions } from '../index.js';
 import { within } from '../test/pair.js';
-import { hashIncoming, sendBulk } from './fixture.js';
+import { hashIncoming, sendBulk } from '../test/worker-pair.js';
 import type { CopyPool, WorkerChannel, WorkersOptions } from './index.js';
 
 // Activates once the stack is wired (createStack({ workers }), stack.copyPool; see docs/multicore.md).

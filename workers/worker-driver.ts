@@ -9,20 +9,22 @@
  * ```
  * @packageDocumentation
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { Channel } from '../netdriver/channel.js';
 import { defineDriver, type ChannelDriver, type ChannelListener, type ChannelOptions, type DriverFactory } from '../netdriver/driver.js';
-import { ChannelWorkerPool, type WorkerDialOptions } from './channel-pool.js';
-import { validateAddress } from './net-spec.js';
+import { ChannelWorkerPool } from './channel-pool.js';
+import type { WorkerDialOptions } from './pool-options.js';
+import { tcpSpec } from '../transports/tcp/spec.js';
+import { unixSpec } from '../transports/unix/spec.js';
 import type { HandoffMode, WorkerScheme } from './protocol.js';
 import type { CopyPool } from './copy-pool.js';
 import type { WorkerChannel } from './worker-channel.js';
 import { MAX_RING_BYTES, MIN_RING_BYTES } from './ring.js';
+import { workerScript } from './worker-script.js';
 import { boolOption as bool, intOption as count } from '../errors/validate.js';
 
-/** Default hand-off: chosen by workers/handoff-bench.ts (see docs/multicore.md). */
+/** Default hand-off: chosen by bench/handoff.ts (see docs/multicore.md). */
 export const DEFAULT_HANDOFF: HandoffMode = 'shared';
 
 /** Options of {@link inWorkers}. */
@@ -39,7 +41,7 @@ export interface InWorkersOptions {
   /**
    * How frame bytes cross threads: `'shared'` (SharedArrayBuffer rings with Atomics
    * wake-ups) or `'transfer'` (one transferred ArrayBuffer per channel and tick).
-   * `'shared'` measured faster overall (workers/handoff-bench.ts, docs/multicore.md).
+   * `'shared'` measured faster overall (bench/handoff.ts, docs/multicore.md).
    * @default 'shared'
    */
   handoff?: HandoffMode;
@@ -52,8 +54,8 @@ export interface InWorkersOptions {
    */
   rxWindow?: number;
   /**
-   * With a class hint on dial (`workerHint: 'latency' | 'throughput'`) and ≥ 2
-   * workers, keep latency channels on the lowest slot and throughput channels off it.
+   * With the channel's class on dial (`ChannelOptions.appClass`, which the stack sets)
+   * and ≥ 2 workers, keep latency channels on the lowest slot and throughput channels off it.
    * @default true
    */
   isolateLatency?: boolean;
@@ -96,18 +98,6 @@ export interface WorkerDriverFactory extends DriverFactory {
 }
 
 /**
- * Locates a compiled worker script: next to this module when it runs from dist/, or
- * in ../dist/workers/ when it runs from the TypeScript sources (vitest).
- */
-export function workerScript(name: string, base: string = import.meta.url): URL {
-  const here = new URL(`./${name}.js`, base);
-  if (base.endsWith('.js') || existsSync(fileURLToPath(here))) return here;
-  return new URL(`../dist/workers/${name}.js`, base);
-}
-
-
-
-/**
  * The `inner` transport (`'tcp'` or `'unix'`) with channels on channel workers; see
  * the module comment and {@link InWorkersOptions}.
  * @throws InvalidArgumentError naming the bad option.
@@ -145,19 +135,20 @@ export function inWorkers(inner: WorkerScheme, options: InWorkersOptions = {}): 
     idleTimeout,
     copier: options.copyPool ?? null,
   };
+  const validateAddress = (inner === 'tcp' ? tcpSpec() : unixSpec()).validate;
   const drivers = new Set<WorkerDriver>();
   const factory = defineDriver(inner, () => {
     const pool = new ChannelWorkerPool(poolOptions);
     const driver: WorkerDriver = {
       scheme: inner,
       pool,
-      validate: (address) => validateAddress(inner, address),
+      validate: (address) => validateAddress(address),
       async dial(address: string, opts: WorkerDialOptions = {}): Promise<WorkerChannel> {
-        validateAddress(inner, address);
+        validateAddress(address);
         return pool.dial(address, opts);
       },
       async listen(address: string, onChannel: (ch: Channel) => void, opts: ChannelOptions = {}): Promise<ChannelListener> {
-        validateAddress(inner, address);
+        validateAddress(address);
         return pool.listen(address, onChannel, opts);
       },
       async close(): Promise<void> {

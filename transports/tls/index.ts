@@ -20,18 +20,18 @@ import net from 'node:net';
 import nodeTls from 'node:tls';
 import { ChannelError, ErrorCode, InvalidArgumentError } from '../../errors/index.js';
 import {
+  boolOption,
   channelSettings,
   defineDriver,
   formatHostPort,
   parseHostPort,
-  StreamChannel,
   type Channel,
   type ChannelDriver,
   type ChannelListener,
   type ChannelOptions,
   type DriverFactory,
-  type StreamChannelOptions,
 } from '../../netdriver/index.js';
+import { StreamChannel, type StreamChannelOptions } from '../stream/index.js';
 
 /** PEM text or DER/PEM bytes, as `node:tls` accepts them. */
 export type TlsCredential = string | Buffer;
@@ -117,14 +117,10 @@ function checkOptions(options: TlsOptions): Checked {
   checkCredential('key', options.key);
   checkCredential('cert', options.cert);
   checkCredential('ca', options.ca);
-  const { requestCert = false, rejectUnauthorized = true, noDelay = true, servername } = options;
-  for (const [name, v] of [
-    ['requestCert', requestCert],
-    ['rejectUnauthorized', rejectUnauthorized],
-    ['noDelay', noDelay],
-  ] as const) {
-    if (typeof v !== 'boolean') throw new InvalidArgumentError(`options.${name} must be a boolean, got ${JSON.stringify(v)}`);
-  }
+  const requestCert = boolOption('requestCert', options.requestCert, false);
+  const rejectUnauthorized = boolOption('rejectUnauthorized', options.rejectUnauthorized, true);
+  const noDelay = boolOption('noDelay', options.noDelay, true);
+  const { servername } = options;
   if (servername !== undefined && (typeof servername !== 'string' || servername.length === 0 || net.isIP(servername) !== 0)) {
     throw new InvalidArgumentError(`options.servername must be a non-empty host name (not an IP address), got ${JSON.stringify(servername)}`);
   }

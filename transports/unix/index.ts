@@ -2,12 +2,11 @@
  * `unix:///absolute/path` transport: one Unix-domain stream connection per channel.
  * @packageDocumentation
  */
-import { rmSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
-import { AddressError, ErrorCode } from '../../errors/index.js';
-import { splitAddress } from '../../netdriver/address.js';
 import { defineDriver, type DriverFactory } from '../../netdriver/driver.js';
-import { createNetSocketDriver } from '../../netdriver/net-socket-driver.js';
+import { createNetSocketDriver } from '../stream/net-socket-driver.js';
+import { unixSpec } from './spec.js';
+
+export { unixPath, unixSpec, type UnixSpecOptions } from './spec.js';
 
 /** Options of the unix transport. */
 export interface UnixOptions {
@@ -18,35 +17,8 @@ export interface UnixOptions {
   unlinkStale?: boolean;
 }
 
-/** Returns the absolute socket path of a `unix://` address. */
-export function unixPath(address: string): string {
-  const { scheme, rest } = splitAddress(address);
-  if (scheme !== 'unix') throw new AddressError(ErrorCode.INVALID_ADDRESS, address, `address ${JSON.stringify(address)} is not a unix:// address`);
-  if (!isAbsolute(rest) || rest.includes('\0')) {
-    throw new AddressError(ErrorCode.INVALID_ADDRESS, address, `unix address ${JSON.stringify(address)} must name an absolute path, e.g. unix:///tmp/nc.sock`);
-  }
-  if (Buffer.byteLength(rest) > 107) {
-    throw new AddressError(ErrorCode.INVALID_ADDRESS, address, `unix socket path in ${JSON.stringify(address)} is longer than 107 bytes`);
-  }
-  return rest;
-}
-
 /** The unix transport plug-in for `createStack({ transports: [unix()] })`. */
 export function unix(options: UnixOptions = {}): DriverFactory {
-  const unlinkStale = options.unlinkStale ?? true;
-  return defineDriver('unix', () =>
-    createNetSocketDriver({
-      scheme: 'unix',
-      validate: (address) => void unixPath(address),
-      connectOptions: (address) => ({ path: unixPath(address) }),
-      listenOptions: (address) => {
-        const path = unixPath(address);
-        if (unlinkStale) rmSync(path, { force: true });
-        return { path };
-      },
-      boundAddress: (_server, requested) => requested,
-      endpoints: (_socket, address) => ({ local: address, remote: address }),
-      afterClose: (address) => rmSync(unixPath(address), { force: true }),
-    }),
-  );
+  const spec = unixSpec({ unlinkStale: options.unlinkStale ?? true });
+  return defineDriver('unix', () => createNetSocketDriver(spec));
 }

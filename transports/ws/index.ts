@@ -16,11 +16,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AddressError, ChannelError, ErrorCode, InvalidArgumentError } from '../../errors/index.js';
 import {
+  boolOption,
   channelSettings,
   DEFAULT_MAX_PAYLOAD,
   defineDriver,
   formatHostPort,
   HEADER_SIZE,
+  intOption,
   MAX_CONTROL_PAYLOAD,
   parseHostPort,
   splitAddress,
@@ -115,14 +117,12 @@ function checkOptions(options: WsOptions): Required<Omit<WsOptions, 'maxPayload'
   const path = options.path ?? '/netchannel';
   if (typeof path !== 'string') throw new InvalidArgumentError(`options.path must be a string, got ${JSON.stringify(path)}`);
   checkPath(path, 'options.path');
-  const { maxPayload, perMessageDeflate = false, handshakeTimeout = 10_000 } = options;
+  const { maxPayload } = options;
   if (maxPayload !== undefined && (!Number.isInteger(maxPayload) || maxPayload < HEADER_SIZE + MAX_CONTROL_PAYLOAD)) {
     throw new InvalidArgumentError(`options.maxPayload must be an integer >= ${HEADER_SIZE + MAX_CONTROL_PAYLOAD} (one frame header plus a control payload), got ${JSON.stringify(maxPayload)}`);
   }
-  if (typeof perMessageDeflate !== 'boolean') throw new InvalidArgumentError(`options.perMessageDeflate must be a boolean, got ${JSON.stringify(perMessageDeflate)}`);
-  if (!Number.isInteger(handshakeTimeout) || handshakeTimeout <= 0) {
-    throw new InvalidArgumentError(`options.handshakeTimeout must be a positive integer (ms), got ${JSON.stringify(handshakeTimeout)}`);
-  }
+  const perMessageDeflate = boolOption('perMessageDeflate', options.perMessageDeflate, false);
+  const handshakeTimeout = intOption('handshakeTimeout', options.handshakeTimeout, 10_000, 1, 2 ** 31 - 1);
   return { path, maxPayload, perMessageDeflate, handshakeTimeout };
 }
 

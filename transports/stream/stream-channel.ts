@@ -5,10 +5,10 @@
  * @packageDocumentation
  */
 import type { Duplex } from 'node:stream';
-import { ChannelError, ErrorCode, NetChannelError } from '../errors/index.js';
-import { BaseChannel, type BaseChannelOptions } from './base-channel.js';
-import { encodeHeader, FrameDecoder } from './codec.js';
-import { HEADER_SIZE, type Frame } from './frame.js';
+import { ChannelError, ErrorCode, NetChannelError } from '../../errors/index.js';
+import { BaseChannel, type BaseChannelOptions } from '../../netdriver/base-channel.js';
+import { encodeHeader, FrameDecoder } from '../../netdriver/codec.js';
+import { HEADER_SIZE, type Frame } from '../../netdriver/frame.js';
 
 /** Options of {@link StreamChannel}. */
 export interface StreamChannelOptions extends BaseChannelOptions {

@@ -15,7 +15,7 @@
  * latency of a single frame (ping-pong round trip / 2). Every figure is the median of
  * `--runs` runs (default 5), each with a fresh worker.
  *
- * Usage: `node dist/workers/handoff-bench.js [--runs N] [--json FILE]`
+ * Usage: `npm run build && node dist/bench/handoff.js [--runs N] [--json FILE]`
  * @packageDocumentation
  */
 import { writeFileSync } from 'node:fs';
@@ -25,10 +25,10 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { FrameDecoder } from '../netdriver/codec.js';
 import { FrameType, HEADER_SIZE, type Frame } from '../netdriver/frame.js';
-import { packFrames, parseBatch, wireBytes } from './batch.js';
-import type { HandoffMode } from './protocol.js';
-import { ByteRing } from './ring.js';
-import { RingFrameWriter } from './ring-writer.js';
+import { packFrames, parseBatch, wireBytes } from '../workers/batch.js';
+import type { HandoffMode } from '../workers/protocol.js';
+import { ByteRing } from '../workers/ring.js';
+import { RingFrameWriter } from '../workers/ring-writer.js';
 
 const WINDOW = 2 * 1024 * 1024;
 const BATCH = 256 * 1024;

@@ -4,8 +4,8 @@
  * @packageDocumentation
  */
 import { createStack, type Stack, type StackOptions, type VirtualSocket } from '../index.js';
-import { hashSink } from '../test/pair.js';
-import { inWorkers, type InWorkersOptions, type WorkerDriver } from './index.js';
+import { inWorkers, type InWorkersOptions, type WorkerDriver } from '../workers/index.js';
+import { hashSink } from './pair.js';
 
 /** Two stacks over `inWorkers('tcp')`, each with its own pool. */
 export interface WorkerPair {
@@ -41,4 +41,4 @@ export async function workerPair(options: StackOptions = {}, workers: InWorkersO
 /** Resolves with the byte count and SHA-256 of everything `s` delivers before its end. */
 export const hashIncoming: (s: VirtualSocket) => Promise<{ hash: string; bytes: number }> = hashSink;
 
-export { sendBulk } from '../test/pair.js';
+export { sendBulk } from './pair.js';

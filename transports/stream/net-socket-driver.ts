@@ -5,9 +5,9 @@
  * @packageDocumentation
  */
 import net from 'node:net';
-import { ChannelError, ErrorCode } from '../errors/index.js';
-import type { Channel } from './channel.js';
-import { channelSettings, type ChannelDriver, type ChannelListener, type ChannelOptions } from './driver.js';
+import { ChannelError, ErrorCode } from '../../errors/index.js';
+import type { Channel } from '../../netdriver/channel.js';
+import { channelSettings, type ChannelDriver, type ChannelListener, type ChannelOptions } from '../../netdriver/driver.js';
 import { StreamChannel, type ByteStream } from './stream-channel.js';
 
 /** How a socket-based driver maps its addresses onto `node:net`. */
