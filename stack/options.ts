@@ -3,7 +3,8 @@
  * @packageDocumentation
  */
 import { randomBytes } from 'node:crypto';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { checkRegistry, resolveProcessMetrics, type MetricsRegistry, type ProcessMetricsOptions } from '../metrics/registry.js';
 import { DEFAULT_RX_HIGH_WATER_MARK, DEFAULT_TX_HIGH_WATER_MARK } from '../netdriver/base-channel.js';
 import { DEFAULT_MAX_PAYLOAD } from '../netdriver/codec.js';
 import { DEFAULT_MAX_SEGMENT, DEFAULT_WINDOW } from '../vns/virtual-socket.js';
@@ -104,10 +105,10 @@ export interface StackOptions {
   metrics?: {
     /** Register metrics at all (off: `stack.registry` stays empty). @default true */
     enabled?: boolean;
-    /** Registry to register on (never the global one unless passed). @default a new Registry per stack */
-    registry?: Registry;
-    /** Also collect Node process metrics (prefix `netchannel_process_`). @default false */
-    defaultMetrics?: boolean;
+    /** Registry to register on (never the global one unless passed), checked by shape: prom-client 14 or 15. @default a new Registry per stack */
+    registry?: MetricsRegistry;
+    /** Also collect Node process metrics under their standard names (`process_cpu_seconds_total`, …), `{ prefix }` to prefix them. @default false */
+    defaultMetrics?: boolean | ProcessMetricsOptions;
   };
 }
 
@@ -184,7 +185,7 @@ export interface ResolvedStackOptions {
   keepaliveInterval: number;
   keepaliveTimeout: number;
   redialBackoff: { initial: number; max: number };
-  metrics: { enabled: boolean; registry: Registry | undefined; defaultMetrics: boolean };
+  metrics: { enabled: boolean; registry: Registry | undefined; defaultMetrics: { prefix: string } | null };
   authKey: Buffer | undefined;
   workers: ResolvedWorkersOptions | null;
 }
@@ -198,11 +199,6 @@ function checkKey(auth: StackOptions['auth']): Buffer | undefined {
     throw new InvalidArgumentError(`options.auth.key must be a string or Buffer of at least 16 bytes, got ${key === undefined ? 'undefined' : `${Buffer.isBuffer(key) ? key.length : typeof key} ${Buffer.isBuffer(key) ? 'bytes' : ''}`.trim()}`);
   }
   return Buffer.from(key);
-}
-
-function checkRegistry(r: unknown): Registry | undefined {
-  if (r === undefined || r instanceof Registry) return r;
-  throw new InvalidArgumentError('options.metrics.registry must be a prom-client Registry');
 }
 
 /** Validates options, naming the offending field, and fills defaults. */
@@ -289,6 +285,8 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     },
     authKey: checkKey(o.auth),
     workers: resolveWorkersOptions(o.workers),
-    metrics: { enabled: o.metrics?.enabled ?? true, registry: checkRegistry(o.metrics?.registry), defaultMetrics: o.metrics?.defaultMetrics ?? false },
+    metrics: { enabled: o.metrics?.enabled ?? true, registry: o.metrics?.registry === undefined ? undefined : checkRegistry<Registry>(o.metrics.registry, 'options.metrics.registry'),
+      defaultMetrics: resolveProcessMetrics(o.metrics?.defaultMetrics),
+    },
   };
 }

@@ -123,9 +123,9 @@ export class Stack {
       { intervalMs: options.scheduler.interval, scaling: options.scheduler.scaling, bounds: options.scheduler.elastic },
     );
     this.registry = options.metrics.registry ?? new Registry();
-    if (options.metrics.defaultMetrics) withDefaultMetrics(this.registry);
+    if (options.metrics.defaultMetrics) withDefaultMetrics(this.registry, options.metrics.defaultMetrics.prefix);
     this.metrics = options.metrics.enabled
-      ? new StackMetrics(this, this.registry, { policies: { throughput: policies.throughput.name, latency: policies.latency.name } })
+      ? new StackMetrics(this, this.registry, { policies: { throughput: policies.throughput.name, latency: policies.latency.name }, scalingPolicy: options.scheduler.scaling.policyName })
       : null;
   }
 
@@ -206,7 +206,10 @@ export class Stack {
       throw new InvalidArgumentError(`virtual port must be an integer 1-65535, got ${JSON.stringify(port)}`);
     }
     this.driverFor(address).validate(address);
-    const session = await this.sessionTo(address);
+    const session = await this.sessionTo(address).catch((err: Error & { code?: string }) => {
+      this.events.next({ type: 'socket-refused', at: Date.now(), peer: '', appClass, remotePort: port, code: err.code ?? 'UNKNOWN' });
+      throw err;
+    });
     return session.open(port, appClass);
   }
 
