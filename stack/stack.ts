@@ -23,6 +23,7 @@ import { PeerSession, type SessionContext } from '../vns/peer-session.js';
 import type { PortAllocator } from '../vns/port-allocator.js';
 import { VirtualServer } from '../vns/virtual-server.js';
 import type { VirtualSocket } from '../vns/virtual-socket.js';
+import { attachDiagnostics } from './diagnostics.js';
 import type { ResolvedStackOptions } from './options.js';
 import type { CopyPool, WorkerRuntime } from '../workers/index.js';
 
@@ -122,6 +123,7 @@ export class Stack {
       },
       { intervalMs: options.scheduler.interval, scaling: options.scheduler.scaling, bounds: options.scheduler.elastic },
     );
+    attachDiagnostics(this.hostId, this.events$);
     this.registry = options.metrics.registry ?? new Registry();
     if (options.metrics.defaultMetrics) withDefaultMetrics(this.registry, options.metrics.defaultMetrics.prefix);
     this.metrics = options.metrics.enabled
