@@ -160,7 +160,7 @@ try {
     const m = /^label_values\((.*),\s*(\w+)\)$/.exec(v.query?.query ?? v.definition ?? '');
     if (!m) continue;
     const values = new Set((await query(expand(m[1]))).map((s) => s.metric[m[2]]));
-    rows.push({ title: `variable $${v.name}`, series: values.size, numeric: values.size, note: [...values].map((x) => String(x).slice(0, 8)).join(' ') });
+    rows.push({ title: `variable $${v.name}`, series: values.size, numeric: values.size, note: [...values].map((x) => (/^[0-9a-f]{32}$/.test(x) ? x.slice(0, 8) : x)).join(' ') });
     if (values.size === 0) empty++;
   }
   for (const p of dashboard.panels) {

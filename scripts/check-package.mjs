@@ -166,15 +166,19 @@ export async function main(): Promise<void> {
     JSON.stringify(
       {
         compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true, types: ['node'] },
-        files: ['consumer.ts'],
+        files: ['consumer.ts', 'readme.ts'],
       },
       null,
       2,
     ),
   );
+  // The README's consumer quick start (its first ts block) must compile as written.
+  const readmeTs = /```ts\n([\s\S]*?)```/.exec(readFileSync(path.join(root, 'README.md'), 'utf8'))?.[1] ?? '';
+  check(readmeTs.includes("from 'netchannel"), 'README has a consumer quick start (ts block importing netchannel)');
+  writeFileSync(path.join(app, 'readme.ts'), `${readmeTs}\nexport {};\n`);
   const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
   const typed = run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: app, fatal: false, timeout: 180_000 });
-  if (typed !== null) ok(`tsc -p tsconfig.json (skipLibCheck: false, TypeScript ${JSON.parse(readFileSync(path.join(root, 'node_modules/typescript/package.json'), 'utf8')).version}) over ${subpaths.length} subpaths`);
+  if (typed !== null) ok(`tsc -p tsconfig.json (skipLibCheck: false, TypeScript ${JSON.parse(readFileSync(path.join(root, 'node_modules/typescript/package.json'), 'utf8')).version}) over ${subpaths.length} subpaths and the README quick start`);
 
   // ---- 5. the CLI --------------------------------------------------------------------------------
   step('the netchannel command');
