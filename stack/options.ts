@@ -285,7 +285,9 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     },
     authKey: checkKey(o.auth),
     workers: resolveWorkersOptions(o.workers),
-    metrics: { enabled: o.metrics?.enabled ?? true, registry: o.metrics?.registry === undefined ? undefined : checkRegistry<Registry>(o.metrics.registry, 'options.metrics.registry'),
+    metrics: {
+      enabled: o.metrics?.enabled ?? true,
+      registry: o.metrics?.registry === undefined ? undefined : checkRegistry<Registry>(o.metrics.registry, 'options.metrics.registry'),
       defaultMetrics: resolveProcessMetrics(o.metrics?.defaultMetrics),
     },
   };
