@@ -34,5 +34,6 @@ export { inWorkers, CopyPool, type WorkersOptions, type InWorkersOptions, type W
 export { unix, type UnixOptions } from './transports/unix/index.js';
 export { memory, MemoryNetwork, type MemoryOptions } from './transports/memory/index.js';
 export { serveMetrics, withDefaultMetrics, type ServeMetricsOptions, type MetricsServer } from './metrics/index.js';
+export { DIAGNOSTICS_CHANNELS, type DiagnosticsMessage } from './stack/diagnostics.js';
 export { ws, type WsOptions } from './transports/ws/index.js';
 export { tls, type TlsOptions } from './transports/tls/index.js';

@@ -6,12 +6,27 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError } from '../errors/index.js';
 
 /** Compiled scripts the CLI delegates to, relative to dist/cli/. */
 export const DELEGATES = {
   bench: '../bench/cli.js',
   demo: '../examples/demo/main.js',
 } as const;
+
+/** Total duration of `netchannel demo` (and `npm start`) when no argument is given, seconds. */
+export const DEMO_DEFAULT_SECONDS = 30;
+
+/**
+ * Parses the `netchannel demo [seconds]` argument: an integer 2-86400 (each of the two
+ * phases runs at least one second).
+ * @throws InvalidArgumentError naming the value.
+ */
+export function parseDemoSeconds(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 2 || n > 86_400) throw new InvalidArgumentError(`demo seconds must be an integer 2-86400, got ${JSON.stringify(value)}`);
+  return n;
+}
 
 /** Absolute path of a delegate script. */
 export function delegatePath(name: keyof typeof DELEGATES): string {

@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { AppClass } from '../index.js';
+import { checkStackAddress } from './addresses.js';
 import type { Route } from './tunnel/entry.js';
-import { parseHostPort } from './tunnel/target.js';
+import { Allowlist, parseHostPort } from './tunnel/target.js';
 
 /** Virtual port the exit listens on unless `--vport` says otherwise (TCPMUX's port). */
 export const DEFAULT_TUNNEL_VPORT = 1;
@@ -123,11 +124,15 @@ export function readConfig(path: string): RawTunnelOptions {
 export function resolveTunnelOptions(flags: RawTunnelOptions): TunnelOptions {
   const file = flags.config ? readConfig(flags.config) : {};
   const pick = <K extends keyof RawTunnelOptions>(k: K): RawTunnelOptions[K] => flags[k] ?? file[k];
-  const listen = list(pick('listen'), '--listen');
-  const peer = pick('peer');
-  if (peer !== undefined && (typeof peer !== 'string' || peer === '')) throw new InvalidArgumentError(`--peer must be an address string, got ${JSON.stringify(peer)}`);
+  const listen = list(pick('listen'), '--listen').map((a) => checkStackAddress(a, '--listen', 'listen'));
+  const rawPeer = pick('peer');
+  const peer = rawPeer === undefined ? undefined : checkStackAddress(rawPeer, '--peer', 'dial');
   const routes = list(pick('route'), '--route').map(parseRoute);
   const allow = list(pick('allow'), '--allow');
+  for (const entry of allow) new Allowlist([entry]);
+  const ports = routes.map((r) => r.localPort).filter((p) => p !== 0);
+  const dup = ports.find((p, i) => ports.indexOf(p) !== i);
+  if (dup !== undefined) throw new InvalidArgumentError(`--route local port ${dup} is given twice`);
   const bind = pick('bind') ?? '127.0.0.1';
   if (typeof bind !== 'string' || bind === '') throw new InvalidArgumentError(`--bind must be a host, got ${JSON.stringify(bind)}`);
   if (peer === undefined && routes.length > 0) throw new InvalidArgumentError('--route needs --peer (the stack that connects to the targets)');

@@ -15,4 +15,10 @@ export {
   type ChannelLike,
   type SocketLike,
 } from './stack-metrics.js';
+export {
+  isMetricsRegistry,
+  DEFAULT_PROCESS_METRICS_PREFIX,
+  type MetricsRegistry,
+  type ProcessMetricsOptions,
+} from './registry.js';
 export { serveMetrics, withDefaultMetrics, DEFAULT_METRICS_PORT, type ServeMetricsOptions, type MetricsServer } from './serve.js';

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { InvalidArgumentError } from '../errors/index.js';
+import { checkPrefix, checkRegistry, DEFAULT_PROCESS_METRICS_PREFIX, type MetricsRegistry } from './registry.js';
 
 /** Options of {@link serveMetrics}. */
 export interface ServeMetricsOptions {
@@ -36,10 +37,8 @@ export const DEFAULT_METRICS_PORT = 9464;
  * HEAD). Other paths answer 404, other methods 405, a failing collect 500.
  * @throws InvalidArgumentError naming a bad option; the listen error when binding fails.
  */
-export async function serveMetrics(registry: Registry, options: ServeMetricsOptions = {}): Promise<MetricsServer> {
-  if (registry === null || typeof registry !== 'object' || typeof registry.metrics !== 'function') {
-    throw new InvalidArgumentError('registry must be a prom-client Registry');
-  }
+export async function serveMetrics(registry: MetricsRegistry, options: ServeMetricsOptions = {}): Promise<MetricsServer> {
+  checkRegistry(registry, 'registry');
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`options must be an object, got ${JSON.stringify(options)}`);
   const port = options.port ?? DEFAULT_METRICS_PORT;
   const host = options.host ?? '127.0.0.1';
@@ -76,7 +75,7 @@ export async function serveMetrics(registry: Registry, options: ServeMetricsOpti
   };
 }
 
-async function handle(registry: Registry, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(registry: MetricsRegistry, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const pathname = q < 0 ? url : url.slice(0, q);
@@ -104,16 +103,16 @@ async function handle(registry: Registry, path: string, req: IncomingMessage, re
 
 /**
  * Adds prom-client's process metrics (CPU, memory, event-loop lag, GC, handles) to
- * `registry`, names prefixed with `prefix`. Opt-in: call it at most once per registry.
+ * `registry` under their standard names (`process_cpu_seconds_total`,
+ * `nodejs_eventloop_lag_seconds`, …), each put after `prefix`. Opt-in: call it at most
+ * once per registry.
+ * @param prefix put before every name. @default ''
  * @returns `registry`.
+ * @throws InvalidArgumentError when `registry` lacks a registry's shape or `prefix` is no valid name prefix.
  */
-export function withDefaultMetrics(registry: Registry, prefix = 'netchannel_process_'): Registry {
-  if (registry === null || typeof registry !== 'object' || typeof registry.metrics !== 'function') {
-    throw new InvalidArgumentError('registry must be a prom-client Registry');
-  }
-  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(prefix)) {
-    throw new InvalidArgumentError(`prefix must be a valid metric-name prefix, got ${JSON.stringify(prefix)}`);
-  }
-  collectDefaultMetrics({ register: registry, prefix });
+export function withDefaultMetrics<R extends MetricsRegistry>(registry: R, prefix: string = DEFAULT_PROCESS_METRICS_PREFIX): R {
+  checkRegistry(registry, 'registry');
+  checkPrefix(prefix, 'prefix');
+  collectDefaultMetrics({ register: registry as unknown as Registry, prefix });
   return registry;
 }

@@ -374,11 +374,13 @@ describe('serveMetrics', () => {
     await expect(serveMetrics({} as Registry)).rejects.toThrow(/registry must be a prom-client Registry/);
   });
 
-  it('withDefaultMetrics adds prefixed process metrics to the given registry only', async () => {
-    const registry = withDefaultMetrics(new Registry());
-    const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
-    expect(names.length).toBeGreaterThan(5);
-    for (const n of names) expect(n.startsWith('netchannel_process_')).toBe(true);
+  it('withDefaultMetrics adds process metrics under their standard names, or a prefix, to the given registry only', async () => {
+    const names = (await withDefaultMetrics(new Registry()).getMetricsAsJSON()).map((m) => m.name);
+    expect(names).toEqual(expect.arrayContaining(['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']));
+    const prefixed = (await withDefaultMetrics(new Registry(), 'app_').getMetricsAsJSON()).map((m) => m.name);
+    expect(prefixed).toContain('app_process_cpu_seconds_total');
+    for (const n of prefixed) expect(n.startsWith('app_')).toBe(true);
+    expect(() => withDefaultMetrics(new Registry(), '1x')).toThrow(InvalidArgumentError);
     expect(await globalRegistry.getMetricsAsJSON()).toEqual([]);
   });
 });

@@ -11,6 +11,7 @@ import type { Subscription } from 'rxjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import { APP_CLASSES, type AppClass } from '../netdriver/channel.js';
 import type { StackEvent } from '../events/index.js';
+import { checkRegistry, type MetricsRegistry } from './registry.js';
 import type { DeviceChannelLike, MetricsSource, SocketLike } from './source.js';
 
 export type { ChannelLike, DeviceChannelLike, MetricsSource, PeerLike, SocketLike } from './source.js';
@@ -22,6 +23,13 @@ export interface StackMetricsOptions {
    * `dedicated`): the `policy` label of `netchannel_scheduler_decisions_total`.
    */
   policies: Readonly<Record<AppClass, string>>;
+  /**
+   * Name of the channel-scaling policy (the `policy` label of
+   * `netchannel_scaling_actions_total`, whose series start at zero for every class and
+   * direction under this name).
+   * @default 'saturation'
+   */
+  scalingPolicy?: string;
 }
 
 /** Buckets of `netchannel_socket_handshake_seconds`: 50 µs to 1 s. */
@@ -125,15 +133,13 @@ export class StackMetrics {
    */
   constructor(
     private readonly source: MetricsSource,
-    private readonly registry: Registry,
+    private readonly registry: MetricsRegistry,
     options: StackMetricsOptions,
   ) {
     if (source === null || typeof source !== 'object' || !source.peers || !source.events$) {
       throw new InvalidArgumentError('source must be a stack (hostId, peers, events$)');
     }
-    if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function') {
-      throw new InvalidArgumentError('registry must be a prom-client Registry');
-    }
+    checkRegistry(registry, 'registry');
     const given: Partial<Record<AppClass, unknown>> | undefined = options?.policies;
     for (const cls of APP_CLASSES) {
       const name = given?.[cls];
@@ -142,12 +148,16 @@ export class StackMetrics {
       }
     }
     const policies = { ...options.policies } as Readonly<Record<AppClass, string>>;
+    const scalingPolicy = options.scalingPolicy ?? 'saturation';
+    if (typeof scalingPolicy !== 'string' || scalingPolicy.length === 0) {
+      throw new InvalidArgumentError(`options.scalingPolicy must be a non-empty string, got ${JSON.stringify(scalingPolicy)}`);
+    }
     for (const name of METRIC_NAMES) {
       if (registry.getSingleMetric(name)) {
         throw new InvalidArgumentError(`registry already has a metric named ${name}: use one registry per stack`);
       }
     }
-    const registers = [registry];
+    const registers = [registry as unknown as Registry];
     const live = <L extends string>(kind: 'gauge' | 'counter', name: string, help: string, labelNames: readonly L[], fill: Fill<L>): void =>
       liveMetric(kind, { name, help, labelNames, registers }, fill);
     const perChannel = (kind: 'gauge' | 'counter', name: string, help: string, read: (dc: DeviceChannelLike) => number): void =>
@@ -249,6 +259,8 @@ export class StackMetrics {
       this.socketOpens.inc({ class: cls, side: 'accept' }, 0);
       this.socketCloses.inc({ class: cls }, 0);
       this.handshake.zero({ class: cls });
+      this.scaling.inc({ class: cls, policy: scalingPolicy, direction: 'up' }, 0);
+      this.scaling.inc({ class: cls, policy: scalingPolicy, direction: 'down' }, 0);
     }
     this.holEvents.inc({ event: 'detected' }, 0);
     this.holEvents.inc({ event: 'resolved' }, 0);

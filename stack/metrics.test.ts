@@ -52,7 +52,7 @@ describe('stack metrics', () => {
     const s = await createStack({ metrics: { registry, defaultMetrics: true } });
     expect(s.registry).toBe(registry);
     const text = await registry.metrics();
-    expect(text).toMatch(/netchannel_process_/);
+    expect(text).toMatch(/^process_cpu_seconds_total /m);
     expect(text).toMatch(/netchannel_sockets_open/);
     await s.close();
     await expect(createStack({ metrics: { registry: {} as Registry } })).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_INVALID_ARG' });

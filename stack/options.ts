@@ -3,7 +3,8 @@
  * @packageDocumentation
  */
 import { randomBytes } from 'node:crypto';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { checkRegistry, resolveProcessMetrics, type MetricsRegistry, type ProcessMetricsOptions } from '../metrics/registry.js';
 import { DEFAULT_RX_HIGH_WATER_MARK, DEFAULT_TX_HIGH_WATER_MARK } from '../netdriver/base-channel.js';
 import { DEFAULT_MAX_PAYLOAD } from '../netdriver/codec.js';
 import { DEFAULT_MAX_SEGMENT, DEFAULT_WINDOW } from '../vns/virtual-socket.js';
@@ -113,10 +114,10 @@ export interface StackOptions {
   metrics?: {
     /** Register metrics at all (off: `stack.registry` stays empty). @default true */
     enabled?: boolean;
-    /** Registry to register on (never the global one unless passed). @default a new Registry per stack */
-    registry?: Registry;
-    /** Also collect Node process metrics (prefix `netchannel_process_`). @default false */
-    defaultMetrics?: boolean;
+    /** Registry to register on (never the global one unless passed), checked by shape: prom-client 14 or 15. @default a new Registry per stack */
+    registry?: MetricsRegistry;
+    /** Also collect Node process metrics under their standard names (`process_cpu_seconds_total`, …), `{ prefix }` to prefix them. @default false */
+    defaultMetrics?: boolean | ProcessMetricsOptions;
   };
 }
 
@@ -194,7 +195,7 @@ export interface ResolvedStackOptions {
   keepaliveTimeout: number;
   staleAfter: number;
   redialBackoff: { initial: number; max: number };
-  metrics: { enabled: boolean; registry: Registry | undefined; defaultMetrics: boolean };
+  metrics: { enabled: boolean; registry: Registry | undefined; defaultMetrics: { prefix: string } | null };
   authKey: Buffer | undefined;
 }
 
@@ -221,11 +222,6 @@ function checkKey(auth: StackOptions['auth']): Buffer | undefined {
     throw new InvalidArgumentError(`options.auth.key must be a string or Buffer of at least 16 bytes, got ${key === undefined ? 'undefined' : `${Buffer.isBuffer(key) ? key.length : typeof key} ${Buffer.isBuffer(key) ? 'bytes' : ''}`.trim()}`);
   }
   return Buffer.from(key);
-}
-
-function checkRegistry(r: unknown): Registry | undefined {
-  if (r === undefined || r instanceof Registry) return r;
-  throw new InvalidArgumentError('options.metrics.registry must be a prom-client Registry');
 }
 
 /** Validates options, naming the offending field, and fills defaults. */
@@ -310,6 +306,10 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       max: int('redialBackoff.max', o.redialBackoff?.max, 2_000, 1, 600_000),
     },
     authKey: checkKey(o.auth),
-    metrics: { enabled: o.metrics?.enabled ?? true, registry: checkRegistry(o.metrics?.registry), defaultMetrics: o.metrics?.defaultMetrics ?? false },
+    metrics: {
+      enabled: o.metrics?.enabled ?? true,
+      registry: o.metrics?.registry === undefined ? undefined : checkRegistry<Registry>(o.metrics.registry, 'options.metrics.registry'),
+      defaultMetrics: resolveProcessMetrics(o.metrics?.defaultMetrics),
+    },
   };
 }

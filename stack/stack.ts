@@ -22,6 +22,7 @@ import { PeerSession, type SessionContext } from '../vns/peer-session.js';
 import type { PortAllocator } from '../vns/port-allocator.js';
 import { VirtualServer } from '../vns/virtual-server.js';
 import type { VirtualSocket } from '../vns/virtual-socket.js';
+import { attachDiagnostics } from './diagnostics.js';
 import type { ResolvedStackOptions } from './options.js';
 import type { CopyPool, WorkerRuntime } from '../workers/index.js';
 import { Admission } from './admission.js';
@@ -119,10 +120,11 @@ export class Stack {
       },
       { intervalMs: options.scheduler.interval, scaling: options.scheduler.scaling, bounds: options.scheduler.elastic },
     );
+    attachDiagnostics(this.hostId, this.events$);
     this.registry = options.metrics.registry ?? new Registry();
-    if (options.metrics.defaultMetrics) withDefaultMetrics(this.registry);
+    if (options.metrics.defaultMetrics) withDefaultMetrics(this.registry, options.metrics.defaultMetrics.prefix);
     this.metrics = options.metrics.enabled
-      ? new StackMetrics(this, this.registry, { policies: { throughput: policies.throughput.name, latency: policies.latency.name } })
+      ? new StackMetrics(this, this.registry, { policies: { throughput: policies.throughput.name, latency: policies.latency.name }, scalingPolicy: options.scheduler.scaling.policyName })
       : null;
   }
 
@@ -203,7 +205,10 @@ export class Stack {
       throw new InvalidArgumentError(`virtual port must be an integer 1-65535, got ${JSON.stringify(port)}`);
     }
     this.driverFor(address).validate(address);
-    const session = await this.dialer.sessionTo(address);
+    const session = await this.dialer.sessionTo(address).catch((err: Error & { code?: string }) => {
+      this.events.next({ type: 'socket-refused', at: Date.now(), peer: '', appClass, remotePort: port, code: err.code ?? 'UNKNOWN' });
+      throw err;
+    });
     return session.open(port, appClass);
   }
 
