@@ -56,6 +56,14 @@ export interface ChannelStaleEvent extends EventBase {
   readonly silentMs: number;
 }
 
+/** Multipath: an address the peer advertised was not used (unreachable, or another host behind it). */
+export interface PathRejectedEvent extends EventBase {
+  readonly type: 'path-rejected';
+  readonly address: string;
+  readonly code: string;
+  readonly error: string;
+}
+
 /** An inbound channel was refused before joining a device (bad HELLO, auth, limits). */
 export interface ChannelRejectedEvent extends EventBase {
   readonly type: 'channel-rejected';
@@ -136,6 +144,7 @@ export type StackEvent =
   | ChannelRemovedEvent
   | ChannelRejectedEvent
   | ChannelStaleEvent
+  | PathRejectedEvent
   | SocketOpenedEvent
   | SocketClosedEvent
   | SocketRefusedEvent

@@ -11,7 +11,7 @@ import { FrameType, HEADER_SIZE, KNOWN_FLAGS, WIRE_VERSION, type Frame, type Fra
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 /** Largest payload a HELLO, PING or PONG may carry. */
-export const MAX_CONTROL_PAYLOAD = 256;
+export const MAX_CONTROL_PAYLOAD = 1024;
 
 const MAX_TYPE = FrameType.ACK;
 const EMPTY_PAYLOAD = Buffer.alloc(0);

@@ -52,10 +52,12 @@ export const FrameFlag = {
   FIN_SEEN: 0x08,
   /** HELLO: the dialer's proof of the pre-shared key (payload: HMAC-SHA256). */
   AUTH: 0x10,
+  /** HELLO reply: the payload carries the acceptor's advertised addresses (multipath). */
+  ADVERTISE: 0x20,
 } as const;
 
 /** Mask of every defined flag bit; others must be zero. */
-export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY | FrameFlag.HOL | FrameFlag.FIN_SEEN | FrameFlag.AUTH;
+export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY | FrameFlag.HOL | FrameFlag.FIN_SEEN | FrameFlag.AUTH | FrameFlag.ADVERTISE;
 
 /** Reasons carried in the `ack` field of an RST frame. */
 export const ResetReason = {

@@ -23,6 +23,21 @@ function mutated(mutate: (p: Buffer) => void, reply = false): Frame {
 }
 
 describe('encodeHello / decodeHello', () => {
+  it('bounds the advertise block: count, lengths, trailing bytes, and only in a reply', () => {
+    const nonce = Buffer.alloc(16, 1);
+    const info = { hostId: HOST_A, appClass: 'throughput' as const, index: 0, advertised: ['tcp://127.0.0.2:1'] };
+    expect(decodeHello(encodeHello(info, true, { nonce }), true).advertised).toEqual(['tcp://127.0.0.2:1']);
+    const good = encodeHello(info, true, { nonce });
+    const bad = (mutate: (p: Buffer) => Buffer, flags = good.flags): unknown => catchError(() => decodeHello({ ...good, flags, payload: mutate(Buffer.from(good.payload)) }, true));
+    expectCode(bad((p) => (p.writeUInt8(0, HELLO_SIZE + 16), p)), ErrorCode.BAD_FRAME); // count 0
+    expectCode(bad((p) => (p.writeUInt8(9, HELLO_SIZE + 16), p)), ErrorCode.BAD_FRAME); // count 9
+    expectCode(bad((p) => (p.writeUInt8(200, HELLO_SIZE + 17), p)), ErrorCode.BAD_FRAME); // length past the end
+    expectCode(bad((p) => Buffer.concat([p, Buffer.alloc(3)])), ErrorCode.BAD_FRAME); // trailing bytes
+    expectCode(bad((p) => p.subarray(0, HELLO_SIZE)), ErrorCode.BAD_FRAME); // no nonce
+    expectCode(catchError(() => decodeHello({ ...good, flags: good.flags & ~FrameFlag.REPLY }, false)), ErrorCode.PROTOCOL);
+    expectCode(catchError(() => encodeHello({ ...info, advertised: Array.from({ length: 9 }, () => 'tcp://a:1') }, true, { nonce })), ErrorCode.BAD_FRAME);
+  });
+
   it('round-trips class, index and host id, for request and reply', () => {
     const cases: HelloInfo[] = [
       { hostId: HOST_A, appClass: 'throughput', index: 0 },
@@ -148,6 +163,35 @@ describe('helloAsDialer / helloAsAcceptor over a memory channel pair', () => {
     expect(seenByDialer).toEqual({ hostId: HOST_B, appClass: 'latency', index: 2 });
     expect(a.destroyed).toBe(false);
     expect(b.destroyed).toBe(false);
+  });
+
+  it('carries advertised addresses in the reply, covered by the MAC with a key', async () => {
+    const key = Buffer.alloc(32, 7);
+    const advertise = ['tcp://127.0.0.2:7000', 'unix:///run/app.sock'];
+    const [a, b] = pair();
+    const [seen] = await Promise.all([helloAsDialer(a, { hostId: HOST_A, appClass: 'throughput', index: 0 }, 1000, key), helloAsAcceptor(b, HOST_B, 1000, key, advertise)]);
+    expect(seen.advertised).toEqual(advertise);
+    const [c, d] = pair();
+    const [plain] = await Promise.all([helloAsDialer(c, { hostId: HOST_A, appClass: 'throughput', index: 0 }, 1000), helloAsAcceptor(d, HOST_B, 1000, undefined, advertise)]);
+    expect(plain.advertised).toEqual(advertise);
+  });
+
+  it('rejects a keyed reply whose advertised addresses were changed in transit (AUTH)', async () => {
+    const key = Buffer.alloc(32, 7);
+    const [a, b] = pair();
+    // A man in the middle rewrites one byte of the advertise block of the acceptor's reply.
+    const original = b.enqueue.bind(b);
+    b.enqueue = ((f: Frame) => {
+      if (f.type === FrameType.HELLO && (f.flags & FrameFlag.ADVERTISE) !== 0) {
+        const p = Buffer.from(f.payload);
+        p[HELLO_SIZE + 16 + 2]! ^= 1;
+        return original({ ...f, payload: p });
+      }
+      return original(f);
+    }) as typeof b.enqueue;
+    const dialer = helloAsDialer(a, { hostId: HOST_A, appClass: 'throughput', index: 0 }, 1000, key).catch((e: unknown) => e);
+    void helloAsAcceptor(b, HOST_B, 1000, key, ['tcp://127.0.0.2:7000']).catch(() => {});
+    expectCode(await dialer, ErrorCode.AUTH);
   });
 
   it('leaves frames that follow the HELLO queued on the channel', async () => {

@@ -26,6 +26,38 @@ export interface HelloInfo {
   appClass: AppClass;
   /** Index of the channel within its class at the dialer. */
   index: number;
+  /** Reply only: extra addresses the acceptor announces (multipath); absent when none. */
+  advertised?: string[];
+}
+
+/** Most addresses one HELLO reply may advertise. */
+export const MAX_ADVERTISED = 8;
+/** Longest advertised address, bytes of UTF-8. */
+export const MAX_ADVERTISED_LENGTH = 255;
+
+/** Encodes an advertise block: u8 count, then per address u8 length and UTF-8 bytes. */
+export function encodeAdvertised(addresses: readonly string[]): Buffer {
+  if (addresses.length > MAX_ADVERTISED) throw new FrameError(ErrorCode.BAD_FRAME, `at most ${MAX_ADVERTISED} advertised addresses, got ${addresses.length}`);
+  const parts = addresses.map((a) => Buffer.from(a, 'utf8'));
+  for (const [i, b] of parts.entries()) {
+    if (b.length === 0 || b.length > MAX_ADVERTISED_LENGTH) throw new FrameError(ErrorCode.BAD_FRAME, `advertised address ${JSON.stringify(addresses[i])} must be 1-${MAX_ADVERTISED_LENGTH} bytes`);
+  }
+  return Buffer.concat([Buffer.from([parts.length]), ...parts.flatMap((b) => [Buffer.from([b.length]), b])]);
+}
+
+/** Decodes an advertise block at `off` of `p`; returns the addresses and the offset after it. */
+function decodeAdvertised(p: Buffer, off: number): { addresses: string[]; end: number } {
+  if (off >= p.length) throw new FrameError(ErrorCode.BAD_FRAME, 'HELLO advertise block is missing its count');
+  const count = p[off++]!;
+  if (count === 0 || count > MAX_ADVERTISED) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO advertises ${count} addresses, must be 1-${MAX_ADVERTISED}`);
+  const addresses: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = off < p.length ? p[off++]! : 0;
+    if (len === 0 || off + len > p.length) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO advertised address ${i} has a bad length ${len}`);
+    addresses.push(p.toString('utf8', off, off + len));
+    off += len;
+  }
+  return { addresses, end: off };
 }
 
 /** Bytes of the random nonce appended to every HELLO (authentication extension). */
@@ -46,11 +78,17 @@ export interface DecodedHello extends HelloInfo {
   nonce: Buffer | undefined;
   mac: Buffer | undefined;
   raw: Buffer;
+  /** Bytes of `raw` that the acceptor's MAC covers (everything before the MAC). */
+  signedLength: number;
 }
 
-/** Encodes a HELLO frame (24 bytes, plus nonce and MAC when `ext` is given). */
+/**
+ * Encodes a HELLO frame: 24 bytes, plus the nonce when `ext` is given, then (reply
+ * only, flag ADVERTISE) the advertise block of `info.advertised`, then the MAC.
+ */
 export function encodeHello(info: HelloInfo, reply: boolean, ext?: HelloExtension): Frame {
-  const p = Buffer.alloc(HELLO_SIZE + (ext ? NONCE_BYTES + (ext.mac ? MAC_BYTES : 0) : 0));
+  const advert = reply && ext && info.advertised && info.advertised.length > 0 ? encodeAdvertised(info.advertised) : undefined;
+  const p = Buffer.alloc(HELLO_SIZE + (ext ? NONCE_BYTES + (advert?.length ?? 0) + (ext.mac ? MAC_BYTES : 0) : 0));
   p.writeUInt32BE(HELLO_MAGIC, 0);
   p[4] = PROTOCOL_VERSION;
   p[5] = info.appClass === 'latency' ? 1 : 0;
@@ -58,9 +96,11 @@ export function encodeHello(info: HelloInfo, reply: boolean, ext?: HelloExtensio
   Buffer.from(info.hostId, 'hex').copy(p, 8);
   if (ext) {
     ext.nonce.copy(p, HELLO_SIZE, 0, NONCE_BYTES);
-    ext.mac?.copy(p, HELLO_SIZE + NONCE_BYTES, 0, MAC_BYTES);
+    advert?.copy(p, HELLO_SIZE + NONCE_BYTES);
+    ext.mac?.copy(p, HELLO_SIZE + NONCE_BYTES + (advert?.length ?? 0), 0, MAC_BYTES);
   }
-  return { type: FrameType.HELLO, flags: reply ? FrameFlag.REPLY : 0, src: 0, dst: 0, seq: 0, ack: 0, payload: p };
+  const flags = (reply ? FrameFlag.REPLY : 0) | (advert ? FrameFlag.ADVERTISE : 0);
+  return { type: FrameType.HELLO, flags, src: 0, dst: 0, seq: 0, ack: 0, payload: p };
 }
 
 /**
@@ -72,8 +112,20 @@ export function decodeHello(frame: Frame, expectReply: boolean): DecodedHello {
   if (frame.type !== FrameType.HELLO) throw new FrameError(ErrorCode.PROTOCOL, `expected HELLO as first frame, got frame type ${frame.type}`);
   if ((frame.flags & FrameFlag.AUTH) !== 0) throw new FrameError(ErrorCode.PROTOCOL, 'HELLO AUTH received before the HELLO exchange');
   const p = frame.payload;
-  const sizes = [HELLO_SIZE, HELLO_SIZE + NONCE_BYTES, ...(expectReply ? [HELLO_SIZE + NONCE_BYTES + MAC_BYTES] : [])];
-  if (!sizes.includes(p.length)) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO payload must be ${sizes.join(', ')} bytes, got ${p.length}`);
+  const advertises = (frame.flags & FrameFlag.ADVERTISE) !== 0;
+  if (advertises && !expectReply) throw new FrameError(ErrorCode.PROTOCOL, 'HELLO ADVERTISE is only valid in a reply');
+  let advertised: string[] | undefined;
+  let signedLength = Math.min(p.length, HELLO_SIZE + NONCE_BYTES);
+  if (advertises) {
+    if (p.length < HELLO_SIZE + NONCE_BYTES) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO ADVERTISE needs a nonce: payload is ${p.length} bytes`);
+    const block = decodeAdvertised(p, HELLO_SIZE + NONCE_BYTES);
+    advertised = block.addresses;
+    signedLength = block.end;
+    if (p.length !== block.end && p.length !== block.end + MAC_BYTES) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO payload has ${p.length - block.end} bytes after its advertise block, expected 0 or ${MAC_BYTES}`);
+  } else {
+    const sizes = [HELLO_SIZE, HELLO_SIZE + NONCE_BYTES, ...(expectReply ? [HELLO_SIZE + NONCE_BYTES + MAC_BYTES] : [])];
+    if (!sizes.includes(p.length)) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO payload must be ${sizes.join(', ')} bytes, got ${p.length}`);
+  }
   if (p.readUInt32BE(0) !== HELLO_MAGIC) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO magic is 0x${p.readUInt32BE(0).toString(16)}, expected 0x${HELLO_MAGIC.toString(16)}`);
   if (p[4] !== PROTOCOL_VERSION) throw new ChannelError(ErrorCode.HANDSHAKE, `peer speaks protocol version ${p[4]}, this stack speaks ${PROTOCOL_VERSION}`);
   if (p[5]! > 1) throw new FrameError(ErrorCode.BAD_FRAME, `HELLO channel class ${p[5]} is unknown`);
@@ -84,9 +136,11 @@ export function decodeHello(frame: Frame, expectReply: boolean): DecodedHello {
     hostId: p.subarray(8, 8 + HOST_ID_BYTES).toString('hex'),
     appClass: p[5] === 1 ? 'latency' : 'throughput',
     index: p.readUInt16BE(6),
+    ...(advertised && { advertised }),
     nonce: p.length > HELLO_SIZE ? p.subarray(HELLO_SIZE, HELLO_SIZE + NONCE_BYTES) : undefined,
-    mac: p.length > HELLO_SIZE + NONCE_BYTES ? p.subarray(HELLO_SIZE + NONCE_BYTES) : undefined,
+    mac: p.length > signedLength ? p.subarray(signedLength) : undefined,
     raw: p,
+    signedLength,
   };
 }
 
@@ -142,7 +196,7 @@ export async function helloAsDialer(channel: Channel, local: HelloInfo, timeoutM
     const reply = decodeHello(await firstFrame(channel, timeoutMs), true);
     if (reply.hostId === local.hostId) throw new ChannelError(ErrorCode.HANDSHAKE, `dialed ${channel.remoteAddress} and reached this stack itself (host id ${reply.hostId})`);
     if (key) {
-      const expected = transcriptMac(key, 'accept', hello.payload, reply.raw.subarray(0, HELLO_SIZE + NONCE_BYTES));
+      const expected = transcriptMac(key, 'accept', hello.payload, reply.raw.subarray(0, reply.signedLength));
       if (!reply.mac) throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} did not authenticate (no pre-shared key configured there?)`);
       if (!sameMac(reply.mac, expected)) throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} failed authentication (wrong pre-shared key)`);
       const proof = transcriptMac(key, 'dial', hello.payload, reply.raw);
@@ -150,7 +204,7 @@ export async function helloAsDialer(channel: Channel, local: HelloInfo, timeoutM
     } else if (reply.mac) {
       throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} requires a pre-shared key (options.auth.key)`);
     }
-    return { hostId: reply.hostId, appClass: reply.appClass, index: reply.index };
+    return { hostId: reply.hostId, appClass: reply.appClass, index: reply.index, ...(reply.advertised && { advertised: reply.advertised }) };
   } catch (err) {
     channel.destroy(err as Error);
     throw err;
@@ -162,11 +216,11 @@ export async function helloAsDialer(channel: Channel, local: HelloInfo, timeoutM
  * with a pre-shared key, include our MAC and require the dialer's before returning.
  * Destroys the channel on failure.
  */
-export async function helloAsAcceptor(channel: Channel, localHostId: string, timeoutMs: number, key?: Buffer): Promise<HelloInfo> {
+export async function helloAsAcceptor(channel: Channel, localHostId: string, timeoutMs: number, key?: Buffer, advertise?: readonly string[]): Promise<HelloInfo> {
   try {
     const hello = decodeHello(await firstFrame(channel, timeoutMs), false);
     if (hello.hostId === localHostId) throw new ChannelError(ErrorCode.HANDSHAKE, `HELLO from ${channel.remoteAddress} claims this stack's own host id`);
-    const info: HelloInfo = { hostId: localHostId, appClass: hello.appClass, index: hello.index };
+    const info: HelloInfo = { hostId: localHostId, appClass: hello.appClass, index: hello.index, ...(advertise && advertise.length > 0 && { advertised: [...advertise] }) };
     if (!key) {
       channel.enqueue(encodeHello(info, true, { nonce: randomBytes(NONCE_BYTES) }));
       return { hostId: hello.hostId, appClass: hello.appClass, index: hello.index };
@@ -174,7 +228,7 @@ export async function helloAsAcceptor(channel: Channel, localHostId: string, tim
     if (!hello.nonce) throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} sent no nonce: cannot authenticate`);
     const base = encodeHello(info, true, { nonce: randomBytes(NONCE_BYTES) }).payload;
     const mac = transcriptMac(key, 'accept', hello.raw, base);
-    const reply = encodeHello(info, true, { nonce: base.subarray(HELLO_SIZE), mac });
+    const reply = encodeHello(info, true, { nonce: base.subarray(HELLO_SIZE, HELLO_SIZE + NONCE_BYTES), mac });
     channel.enqueue(reply);
     const auth = await firstFrame(channel, timeoutMs).catch((err: Error) => {
       throw new ChannelError(ErrorCode.AUTH, `peer at ${channel.remoteAddress} did not authenticate: ${err.message}`, { cause: err });

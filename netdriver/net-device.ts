@@ -96,6 +96,8 @@ export class DeviceChannel {
     readonly appClass: AppClass,
     /** Index negotiated in the HELLO. */
     readonly index: number,
+    /** Address of the peer this channel was dialed at (its path); undefined for accepted channels. */
+    readonly path?: string,
   ) {}
 
   get id(): number {
@@ -182,8 +184,8 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
   }
 
   /** Registers a HELLO-negotiated channel and starts pumping its frames. */
-  add(channel: Channel, appClass: AppClass, index: number): DeviceChannel {
-    const dc = new DeviceChannel(this, channel, appClass, index);
+  add(channel: Channel, appClass: AppClass, index: number, path?: string): DeviceChannel {
+    const dc = new DeviceChannel(this, channel, appClass, index, path);
     this.channels.push(dc);
     this.reindex();
     channel.on('readable', () => this.pump(dc));

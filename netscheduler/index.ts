@@ -14,4 +14,5 @@ export * from './scaling.js';
 export * from './placement.js';
 export * from './rx-priority.js';
 export * from './control-loop.js';
+export * from './path-manager.js';
 export * from './tx-slicer.js';

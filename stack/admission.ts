@@ -39,7 +39,7 @@ export class Admission {
       return;
     }
     this.handshaking.add(ch);
-    helloAsAcceptor(ch, options.hostId, options.handshakeTimeout, options.authKey).then(
+    helloAsAcceptor(ch, options.hostId, options.handshakeTimeout, options.authKey, options.advertise).then(
       (peer) => {
         this.handshaking.delete(ch);
         if (!this.host.isOpen()) {

@@ -14,6 +14,8 @@ import { isDriverFactory, type DriverFactory } from '../netdriver/driver.js';
 import { dedicated } from '../netscheduler/dedicated.js';
 import { isPolicyFactory, type PolicyFactory } from '../netscheduler/policy.js';
 import { earliestCompletion } from '../netscheduler/earliest-completion.js';
+import { isPathManagerFactory, spreadPaths, type PathManagerFactory } from '../netscheduler/path-manager.js';
+import { MAX_ADVERTISED, MAX_ADVERTISED_LENGTH } from '../netdriver/hello.js';
 import { isScalingFactory, saturation, type ScalingFactory } from '../netscheduler/scaling.js';
 import type { WorkersOptions } from '../workers/index.js';
 import { boolOption as bool, intOption as int } from '../errors/validate.js';
@@ -105,6 +107,24 @@ export interface StackOptions {
    */
   auth?: { key: string | Buffer };
   /**
+   * Acceptor side (multipath): extra addresses of this stack announced in every HELLO
+   * reply (e.g. a second interface, or a `unix://` socket for same-host peers). With
+   * `auth` they are covered by the HELLO's HMAC. At most 8, each a valid address of a
+   * registered transport, up to 255 bytes. An entry equal to one of `listen` (e.g.
+   * `tcp://127.0.0.2:0`) stands for that listener's bound address.
+   * @default []
+   */
+  advertise?: string[];
+  /**
+   * Dialer side (multipath): `'given'` uses only the addresses passed to `connect`;
+   * `'advertised'` also opens channels to the addresses the peer advertises in its
+   * HELLO (each must reach the same host id; a `unix://` one this host reaches is
+   * preferred: the same-host shortcut). Off by default, so that a peer cannot make a
+   * client dial arbitrary addresses unless asked.
+   * @default 'given'
+   */
+  paths?: 'given' | 'advertised';
+  /**
    * The multi-core data path: channel workers, copy workers, hand-off, checksums
    * (see docs/multicore.md). Absent: everything runs inline on the main thread.
    * @default undefined
@@ -151,6 +171,8 @@ export interface SchedulerOptions {
   elastic?: { throughput?: { min: number; max: number }; latency?: { min: number; max: number } };
   /** Scaling policy for elastic classes. @default saturation() */
   scaling?: ScalingFactory;
+  /** Path manager: how a peer's channels are spread over its paths (multipath). @default spreadPaths() */
+  paths?: PathManagerFactory;
   /**
    * Extra receive window granted to a socket whose reader stalls with a full window
    * (head-of-line), bytes; 0 disables HoL handling. At most 2× the channel buffer.
@@ -172,6 +194,7 @@ export interface ResolvedStackOptions {
     interval: number;
     elastic: Partial<Record<AppClass, { min: number; max: number }>>;
     scaling: ScalingFactory;
+    paths: PathManagerFactory;
     holExpansion: number;
   };
   hostId: string;
@@ -197,9 +220,31 @@ export interface ResolvedStackOptions {
   redialBackoff: { initial: number; max: number };
   metrics: { enabled: boolean; registry: Registry | undefined; defaultMetrics: { prefix: string } | null };
   authKey: Buffer | undefined;
+  advertise: string[];
+  paths: 'given' | 'advertised';
 }
 
 
+
+/** Validates `options.advertise` (count and lengths; the stack checks each with its driver). */
+function checkAdvertise(v: unknown): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.length > MAX_ADVERTISED || v.some((a) => typeof a !== 'string' || a.length === 0 || Buffer.byteLength(a) > MAX_ADVERTISED_LENGTH || !a.includes('://'))) {
+    throw new InvalidArgumentError(`options.advertise must be an array of at most ${MAX_ADVERTISED} address strings (scheme://…, 1-${MAX_ADVERTISED_LENGTH} bytes), got ${JSON.stringify(v)}`);
+  }
+  return [...v];
+}
+
+function checkPaths(v: unknown): 'given' | 'advertised' {
+  if (v === undefined || v === 'given' || v === 'advertised') return v ?? 'given';
+  throw new InvalidArgumentError(`options.paths must be 'given' or 'advertised', got ${JSON.stringify(v)}`);
+}
+
+function checkPathManager(v: unknown): PathManagerFactory {
+  if (v === undefined) return spreadPaths();
+  if (!isPathManagerFactory(v)) throw new InvalidArgumentError('options.scheduler.paths must be a path-manager factory made with definePathManager() (e.g. spreadPaths())');
+  return v;
+}
 
 /** Keepalive and staleness timing, validated against each other. */
 function keepaliveTiming(o: StackOptions): { keepaliveInterval: number; keepaliveTimeout: number; staleAfter: number } {
@@ -280,6 +325,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       interval: int('scheduler.interval', sched.interval, 100, 1, 60_000),
       elastic,
       scaling: sched.scaling ?? saturation(),
+      paths: checkPathManager(sched.paths),
       holExpansion: int('scheduler.holExpansion', sched.holExpansion, 2 * channelTxHighWaterMark, 0, 2 * channelTxHighWaterMark),
     },
     hostId,
@@ -306,6 +352,8 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       max: int('redialBackoff.max', o.redialBackoff?.max, 2_000, 1, 600_000),
     },
     authKey: checkKey(o.auth),
+    advertise: checkAdvertise(o.advertise),
+    paths: checkPaths(o.paths),
     metrics: {
       enabled: o.metrics?.enabled ?? true,
       registry: o.metrics?.registry === undefined ? undefined : checkRegistry<Registry>(o.metrics.registry, 'options.metrics.registry'),

@@ -105,6 +105,15 @@ export class Stack {
       isOpen: () => this.state === 'open',
       driverFor: (address: string) => this.driverFor(address),
       channelOptions: (appClass?: AppClass) => this.channelOptions(appClass),
+      pathManager: options.scheduler.paths({ appClass: 'throughput' }),
+      canDial: (address: string) => {
+        try {
+          this.driverFor(address).validate(address);
+          return true;
+        } catch {
+          return false;
+        }
+      },
       sessionFor: (peerHostId: string, remoteAddress: string) => this.sessionFor(peerHostId, remoteAddress),
     };
     this.dialer = new Dialer(parts);
@@ -171,11 +180,15 @@ export class Stack {
 
   /** @internal Binds the configured listen addresses. */
   async start(): Promise<void> {
+    for (const address of this.options.advertise) this.driverFor(address).validate(address);
     for (const address of this.options.listen) {
       const driver = this.driverFor(address);
       const listener = await driver.listen(address, (ch) => this.admission.accept(ch), this.channelOptions());
       this.listeners.push(listener);
       this.addresses.push(listener.address);
+      // An advertised address written as one of the listen addresses (e.g. port 0) means its bound address.
+      const i = this.options.advertise.indexOf(address);
+      if (i >= 0) this.options.advertise[i] = listener.address;
     }
   }
 
@@ -193,19 +206,29 @@ export class Stack {
   }
 
   /**
-   * Opens a virtual socket to `port` at the stack listening on `address`. The first
-   * connect to an address dials the configured channels; later ones reuse them.
-   * @throws AddressError before dialing when the address or scheme is bad.
+   * Opens a virtual socket to `port` at the stack listening on `addresses`. The first
+   * connect to an address dials the configured channels; later ones reuse them. Given
+   * several addresses of the same peer (multipath), the channels are spread over them
+   * by the path manager; each must reach the same host id.
+   * @throws AddressError before dialing when an address or scheme is bad.
+   * @throws ChannelError `NETCHANNEL_ERR_HANDSHAKE` naming the address when the addresses reach different hosts.
    * @throws SocketError `NETCHANNEL_ERR_CONNECTION_REFUSED` when nobody listens on `port`.
    */
-  async connect(address: string, port: number, options: ConnectOptions = {}): Promise<VirtualSocket> {
+  async connect(addresses: string | readonly string[], port: number, options: ConnectOptions = {}): Promise<VirtualSocket> {
     this.assertOpen('connect');
     const appClass = checkClass('connect options', options?.appClass) ?? 'throughput';
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 0xffff) {
       throw new InvalidArgumentError(`virtual port must be an integer 1-65535, got ${JSON.stringify(port)}`);
     }
-    this.driverFor(address).validate(address);
-    const session = await this.dialer.sessionTo(address).catch((err: Error & { code?: string }) => {
+    const list = typeof addresses === 'string' ? [addresses] : addresses;
+    if (!Array.isArray(list) || list.length === 0 || list.length > 16 || new Set(list).size !== list.length) {
+      throw new InvalidArgumentError(`addresses must be an address string or an array of 1-16 distinct address strings, got ${JSON.stringify(addresses)}`);
+    }
+    for (const address of list) {
+      if (typeof address !== 'string') throw new InvalidArgumentError(`addresses must be strings, got ${JSON.stringify(address)}`);
+      this.driverFor(address).validate(address);
+    }
+    const session = await this.dialer.sessionTo(list).catch((err: Error & { code?: string }) => {
       this.events.next({ type: 'socket-refused', at: Date.now(), peer: '', appClass, remotePort: port, code: err.code ?? 'UNKNOWN' });
       throw err;
     });
@@ -288,7 +311,7 @@ export class Stack {
       this.sessions.set(peerHostId, s);
       this.controller.start();
       s.device.on('channel-removed', (dc, err) => {
-        if (err && s.scalable && this.state === 'open') void this.dialer.redial(s, dc.appClass, dc.index);
+        if (err && s.scalable && this.state === 'open') void this.dialer.redial(s, dc.appClass, dc.index, dc.path);
       });
       s.once('down', () => {
         if (this.sessions.get(peerHostId) === s) this.sessions.delete(peerHostId);

@@ -79,6 +79,38 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   /** Address the peer was dialed at (for elastic channels), if this stack dialed it. */
   dialAddress: string | undefined;
 
+  /** Addresses of the peer this stack dialed channels to (its paths), in the order found. */
+  readonly knownPaths: string[] = [];
+
+  /**
+   * The paths to the peer with their live channel counts: for a dialed peer, each
+   * address dialed (a path with no channel left is listed with 0 while it is re-dialed);
+   * for an accepted peer, the local address each channel arrived at.
+   */
+  get paths(): ReadonlyArray<{ readonly address: string; readonly channels: number }> {
+    const counts = new Map<string, number>(this.knownPaths.map((a) => [a, 0]));
+    for (const dc of this.device.channels) {
+      const address = dc.path ?? dc.channel.localAddress;
+      counts.set(address, (counts.get(address) ?? 0) + 1);
+    }
+    return [...counts].map(([address, channels]) => ({ address, channels }));
+  }
+
+  /** The dialed path with the fewest channels of `appClass` (where an extra channel goes). */
+  leastUsedPath(appClass: AppClass): string | undefined {
+    let best: string | undefined;
+    let fewest = Infinity;
+    for (const address of this.knownPaths) {
+      let n = 0;
+      for (const dc of this.device.channels) if (dc.appClass === appClass && dc.path === address) n++;
+      if (n < fewest) {
+        fewest = n;
+        best = address;
+      }
+    }
+    return best;
+  }
+
   /** True when this stack dialed the peer and may add or remove channels. */
   get scalable(): boolean {
     return this.dialAddress !== undefined;
