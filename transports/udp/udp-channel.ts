@@ -319,6 +319,7 @@ export class UdpChannel extends BaseChannel {
   private maybeClose(): void {
     if (this.destroyed || !this.sender.finAcked || !this.receiver.finDelivered) return;
     this.lingering = true;
+    this.sendAck(); // acknowledge the peer's FIN now: the endpoint may close before an immediate runs
     this.stop();
     this.link.detach(this, this.o.lingerTimeout);
     this.onTransportClose();
