@@ -6,7 +6,7 @@ import { udp } from './index.js';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
+  await Promise.all(cleanup.map((c) => c()));
   cleanup = [];
 });
 
@@ -16,9 +16,11 @@ describe('udp:// under a stack', () => {
     const server: Stack = await createStack({ transports: [transport], listen: ['udp://127.0.0.1:0'], channels: { throughput: 4, latency: 0 } });
     cleanup.push(() => server.close());
     const proxy = await UdpImpairProxy.start(server.addresses[0]!, { loss: 0.02, duplicate: 0.01, reorder: 0.01, seed: 42 });
-    cleanup.push(async () => proxy.close());
     const client: Stack = await createStack({ transports: [transport], channels: { throughput: 4, latency: 0 } });
-    cleanup.push(() => client.close());
+    cleanup.push(async () => {
+      await client.close();
+      proxy.close();
+    });
 
     const listener = await server.listen(80);
     const received = new Promise<{ hash: string; bytes: number }>((resolve, reject) => {
@@ -45,6 +47,11 @@ describe('udp:// under a stack', () => {
     expect(proxy.counts.duplicated).toBeGreaterThan(0);
     expect(proxy.counts.reordered).toBeGreaterThan(0);
     expect(retransmits).toBeGreaterThan(0);
+    const exposition = await client.registry.metrics();
+    expect(exposition).toMatch(/netchannel_channel_transport_events_total\{[^}]*transport="udp",stat="retransmits"\} [1-9]/);
+    expect(exposition).toMatch(/netchannel_channel_transport_events_total\{[^}]*transport="udp",stat="dropped_duplicate"\} \d/);
+    expect(exposition).toMatch(/netchannel_channel_transport_value\{[^}]*transport="udp",stat="srtt_ms"\} \d/);
+    expect(exposition).toMatch(/netchannel_channel_transport_value\{[^}]*transport="udp",stat="rto_ms"\} [1-9]/);
     console.log(`256 MiB over 4 udp channels through the proxy: ${secs.toFixed(2)} s, ${((total * 8) / secs / 1e9).toFixed(2)} Gbit/s, proxy ${JSON.stringify(proxy.counts)}, retransmits ${retransmits}`);
   }, 60_000);
 });
