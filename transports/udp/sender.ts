@@ -40,6 +40,7 @@ export interface SenderStats {
   retransmits: number;
   timeouts: number;
   invalidAcks: number;
+  probes: number;
 }
 
 /** Result of {@link Sender.onAck}. */
@@ -49,7 +50,7 @@ export type AckResult = 'invalid' | 'progress' | 'none';
 export class Sender {
   readonly rtt: RttEstimator;
   readonly cc: CongestionWindow;
-  readonly stats: SenderStats = { datagramsSent: 0, retransmits: 0, timeouts: 0, invalidAcks: 0 };
+  readonly stats: SenderStats = { datagramsSent: 0, retransmits: 0, timeouts: 0, invalidAcks: 0, probes: 0 };
   /** Lowest unacknowledged sequence number. */
   sndUna = 0;
   /** Next new sequence number. */
@@ -199,6 +200,24 @@ export class Sender {
       this.lostQueue.push(s.seq);
     }
     this.lostQueue.sort((a, b) => a - b);
+  }
+
+  /**
+   * Tail loss probe (RFC 8985): the newest unacknowledged datagram is queued for
+   * retransmission without a window reduction, so an ACK (and loss detection) follows
+   * long before the RTO would. Returns false when nothing is in flight.
+   */
+  probe(): boolean {
+    for (let i = this.segs.length - 1; i >= this.segHead; i--) {
+      const s = this.segs[i]!;
+      if (s.sacked || s.lost) continue;
+      s.lost = true;
+      this.inflight--;
+      this.lostQueue.unshift(s.seq);
+      this.stats.probes++;
+      return true;
+    }
+    return false;
   }
 
   /** Drops everything queued and in flight. */

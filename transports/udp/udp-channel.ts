@@ -80,6 +80,8 @@ export class UdpChannel extends BaseChannel {
   private lastHeard: number;
   private lastSent: number;
   private rtoDeadline = 0;
+  /** Tail-loss-probe deadline; 0 = not armed, -1 = fired for this flight. */
+  private tlpDeadline = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerDue = Infinity;
   /** Closed gracefully; lingering to re-ack a late FIN. */
@@ -149,6 +151,7 @@ export class UdpChannel extends BaseChannel {
       datagrams_sent_total: s.stats.datagramsSent,
       datagrams_received_total: this.datagramsReceived,
       retransmits_total: s.stats.retransmits,
+      loss_probes_total: s.stats.probes,
       rto_expirations_total: s.stats.timeouts,
       congestion_events_total: s.cc.reductions,
       acks_sent_total: this.acksSent,
@@ -277,7 +280,7 @@ export class UdpChannel extends BaseChannel {
       this.drop('invalid_ack');
       return;
     }
-    if (result === 'progress') this.rtoDeadline = 0;
+    if (result === 'progress') this.rtoDeadline = this.tlpDeadline = 0;
     this.pump();
     if (this.destroyed) return;
     if (this.txQueuedBytes <= this.lowWater) this.onTxDrained();
@@ -298,6 +301,11 @@ export class UdpChannel extends BaseChannel {
     if (s.inflight > 0 || s.windowBlocked) {
       if (this.rtoDeadline === 0) this.rtoDeadline = now + s.rtt.rto;
       this.arm(this.rtoDeadline);
+      if (s.inflight > 0 && this.tlpDeadline === 0) {
+        // Probe timeout: 2·srtt plus room for the peer's per-turn ack, below the RTO.
+        this.tlpDeadline = now + Math.min(s.rtt.rto, s.rtt.srtt > 0 ? 2 * s.rtt.srtt + 2 : s.rtt.rto);
+        this.arm(this.tlpDeadline);
+      }
     } else {
       this.rtoDeadline = 0;
     }
@@ -325,7 +333,7 @@ export class UdpChannel extends BaseChannel {
     this.onTransportClose();
   }
 
-  /** Timer work: keepalive timeout, RTO / window probe, keepalive PING. */
+  /** Timer work: keepalive timeout, tail loss probe, RTO / window probe, keepalive PING. */
   private tick(): void {
     if (this.destroyed) return;
     const now = performance.now();
@@ -335,6 +343,11 @@ export class UdpChannel extends BaseChannel {
       return;
     }
     const s = this.sender;
+    if (this.tlpDeadline > 0 && now >= this.tlpDeadline) {
+      this.tlpDeadline = -1;
+      if (s.probe()) this.pump();
+      if (this.destroyed) return;
+    }
     if (this.rtoDeadline !== 0 && now >= this.rtoDeadline) {
       this.rtoDeadline = 0;
       if (s.inflight > 0) {
@@ -351,7 +364,12 @@ export class UdpChannel extends BaseChannel {
       this.lastSent = now;
       this.link.send(encodePing(this.peerCid, this.localCid));
     }
-    const next = Math.min(this.lastSent + o.keepaliveInterval, this.lastHeard + o.keepaliveTimeout, this.rtoDeadline === 0 ? Infinity : this.rtoDeadline);
+    const next = Math.min(
+      this.lastSent + o.keepaliveInterval,
+      this.lastHeard + o.keepaliveTimeout,
+      this.rtoDeadline === 0 ? Infinity : this.rtoDeadline,
+      this.tlpDeadline > 0 ? this.tlpDeadline : Infinity,
+    );
     this.arm(next);
   }
 
