@@ -36,3 +36,4 @@ export { memory, MemoryNetwork, type MemoryOptions } from './transports/memory/i
 export { serveMetrics, withDefaultMetrics, type ServeMetricsOptions, type MetricsServer } from './metrics/index.js';
 export { ws, type WsOptions } from './transports/ws/index.js';
 export { tls, type TlsOptions } from './transports/tls/index.js';
+export { udp, type UdpOptions } from './transports/udp/index.js';
