@@ -140,8 +140,10 @@ export class UdpEndpoint {
     for (const t of this.lingers) clearTimeout(t);
     this.lingers.clear();
     for (const { ch } of [...this.conns.values()]) {
-      if (ch.destroyed) this.remove(ch);
-      else ch.fail(err);
+      if (ch.destroyed) {
+        ch.farewell();
+        this.remove(ch);
+      } else ch.fail(err);
     }
     this.closeSocket();
   }
@@ -181,7 +183,9 @@ export class UdpEndpoint {
   closeSocket(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.close();
+    // Datagrams sent to an address go out after a (next-tick) lookup: let the last
+    // ones (RSTs, final ACKs) leave before the handle closes.
+    setImmediate(() => this.socket.close());
   }
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
@@ -231,6 +235,7 @@ export class UdpEndpoint {
     const known = this.syns.get(`${key}|${d.srcCid}`);
     if (known !== undefined) {
       const e = this.conns.get(known);
+      e?.ch.synRetransmitted();
       if (e !== undefined && !e.ch.destroyed) this.sendTo(encodeSyn(DatagramType.SYN_ACK, d.srcCid, known, e.ch.datagramSize, this.windowFor(e.ch.datagramSize)), e.peer);
       return;
     }

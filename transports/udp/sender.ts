@@ -102,6 +102,11 @@ export class Sender {
     return this.finSent && this.sndUna === this.sndNxt;
   }
 
+  /** True once the FIN was sent (acknowledged or not). */
+  get hasFinSent(): boolean {
+    return this.finSent;
+  }
+
   /** True when there is data or a FIN waiting for window or congestion space. */
   get hasPending(): boolean {
     return this.queuedBytes > 0 || (this.finQueued && !this.finSent) || this.lostQueue.length > 0;

@@ -86,6 +86,8 @@ export class UdpChannel extends BaseChannel {
   private timerDue = Infinity;
   /** Closed gracefully; lingering to re-ack a late FIN. */
   private lingering = false;
+  /** Accepting side: time of the SYN_ACK, for an RTT sample from the first answer (0 = none). */
+  private synAckAt = 0;
 
   private readonly flushRx = (): void => {
     this.rxFlushQueued = false;
@@ -129,6 +131,7 @@ export class UdpChannel extends BaseChannel {
       this.link.send(data.length > 0 ? [h, data] : h);
     });
     if (options.handshakeRtt > 0) this.sender.rtt.sample(options.handshakeRtt);
+    else this.synAckAt = performance.now();
     this.receiver = new Receiver(options.window, (data, fin) => this.deliver(data, fin));
     this.lastHeard = this.lastSent = performance.now();
     this.arm(this.lastSent + Math.min(options.keepaliveInterval, options.keepaliveTimeout));
@@ -165,9 +168,18 @@ export class UdpChannel extends BaseChannel {
     this.drops[reason]++;
   }
 
+  /** The dialer retransmitted its SYN: the first answer no longer times the SYN_ACK (Karn). */
+  synRetransmitted(): void {
+    this.synAckAt = 0;
+  }
+
   /** A validated datagram from the peer's address and connection id. */
   onDatagram(d: Datagram, now: number): void {
     this.lastHeard = now;
+    if (this.synAckAt !== 0) {
+      if (this.sender.rtt.srtt === 0) this.sender.rtt.sample(now - this.synAckAt);
+      this.synAckAt = 0;
+    }
     this.datagramsReceived++;
     if (this.lingering) {
       if (d.type === DatagramType.DATA || d.type === DatagramType.PING) this.sendAck();
@@ -188,12 +200,29 @@ export class UdpChannel extends BaseChannel {
         this.sendAck();
         break;
       case DatagramType.RST:
+        if (d.reason === RstReason.CLOSED && this.receiver.finDelivered && this.sender.finAcked === false && this.sender.hasFinSent) {
+          // The peer closed after delivering our FIN: our final ACK from it was lost.
+          this.stop();
+          this.link.detach(this, 0);
+          this.onTransportClose();
+          break;
+        }
         this.fail(new ChannelError(ErrorCode.CLOSED, `udp channel ${this.id} to ${this.remoteAddress}: reset by the peer (reason ${d.reason})`), false);
         break;
       default:
         // A retransmitted SYN_ACK (our ACKs answer it) or a SYN the endpoint did not take.
         this.queueAck();
     }
+  }
+
+  /**
+   * The endpoint is closing while this gracefully closed connection lingers: repeat the
+   * final ACK and say goodbye (RST closed), so the peer need not wait for a lost ACK.
+   */
+  farewell(): void {
+    if (!this.lingering) return;
+    this.sendAck();
+    this.link.send(encodeRst(this.peerCid, this.localCid, RstReason.CLOSED));
   }
 
   /** The endpoint's socket failed: the channel fails with `err`. */

@@ -4,9 +4,12 @@ import { hashSink, sendBulk, within } from '../../test/pair.js';
 import { UdpImpairProxy } from '../../test/udp-impair-proxy.js';
 import { udp } from './index.js';
 
+let after: (() => void) | undefined;
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.all(cleanup.map((c) => c()));
+  after?.();
+  after = undefined;
   cleanup = [];
 });
 
@@ -16,11 +19,9 @@ describe('udp:// under a stack', () => {
     const server: Stack = await createStack({ transports: [transport], listen: ['udp://127.0.0.1:0'], channels: { throughput: 4, latency: 0 } });
     cleanup.push(() => server.close());
     const proxy = await UdpImpairProxy.start(server.addresses[0]!, { loss: 0.02, duplicate: 0.01, reorder: 0.01, seed: 42 });
+    after = () => proxy.close(); // the network goes last: both stacks close through it
     const client: Stack = await createStack({ transports: [transport], channels: { throughput: 4, latency: 0 } });
-    cleanup.push(async () => {
-      await client.close();
-      proxy.close();
-    });
+    cleanup.push(() => client.close());
 
     const listener = await server.listen(80);
     const received = new Promise<{ hash: string; bytes: number }>((resolve, reject) => {

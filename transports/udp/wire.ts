@@ -48,10 +48,15 @@ export const RstReason = {
   PROTOCOL: 4,
   /** The peer's keepalive timed out. */
   TIMEOUT: 5,
+  /**
+   * The sender closed gracefully (both FINs through) and is going away: for a receiver
+   * that delivered the sender's FIN and sent its own, this stands for the final ACK.
+   */
+  CLOSED: 6,
 } as const;
 
 /** Largest RST reason value. */
-const MAX_RST_REASON = RstReason.TIMEOUT;
+const MAX_RST_REASON = RstReason.CLOSED;
 
 /** Most SACK ranges one ACK carries. */
 export const MAX_SACK_RANGES = 32;
