@@ -15,7 +15,7 @@ import { CPU_METRICS, cpuSeconds, med, ratio, ratioLine, summaryOf, type Metric 
 import type { CaseDef, ClientSide, Json, Profile, Scenario, ServerSide } from './types.js';
 
 const SIZE = 4096;
-const BYTES: Record<Profile, number> = { full: 256 * 1024 ** 2, quick: 64 * 1024 ** 2, tiny: 4 * 1024 ** 2 };
+const BYTES: Record<Profile, number> = { full: 1024 ** 3, quick: 128 * 1024 ** 2, tiny: 4 * 1024 ** 2 };
 const DURATION: Record<Profile, number> = { full: 2000, quick: 1000, tiny: 200 };
 const REQUEST = new Uint8Array(SIZE).fill(0x75);
 const RESPONSE = new Uint8Array(SIZE).fill(0x76);
@@ -123,7 +123,7 @@ export const udpScenario: Scenario = {
   title: 'udp:// channels against tcp:// channels',
   description:
     `netchannel with udp:// channels (65,000-byte datagrams on loopback) against tcp:// channels, two processes. ` +
-    `Bulk: one socket sends ${BYTES.full / 1024 ** 2} MiB (quick: ${BYTES.quick / 1024 ** 2} MiB) over 1 and 4 channels; CPU-s per GB counts both processes. ` +
+    `Bulk: one socket sends ${BYTES.full / 1024 ** 3} GiB (quick: ${BYTES.quick / 1024 ** 2} MiB) over 1 and 4 channels; CPU-s per GB counts both processes. ` +
     `RPC: 8 sockets × 8 pipelined 4 KB requests (4 KB responses) for ${DURATION.full / 1000} s. ` +
     'Latency: one latency-class socket, one 4 KB request at a time, through the UDP impairment proxy (test/udp-impair-proxy.ts, in the server process), lossless and with 1% of datagrams dropped in each direction.',
   cases: (profile) =>
