@@ -37,3 +37,4 @@ export { serveMetrics, withDefaultMetrics, type ServeMetricsOptions, type Metric
 export { DIAGNOSTICS_CHANNELS, type DiagnosticsMessage } from './stack/diagnostics.js';
 export { ws, type WsOptions } from './transports/ws/index.js';
 export { tls, type TlsOptions } from './transports/tls/index.js';
+export { udp, type UdpOptions } from './transports/udp/index.js';

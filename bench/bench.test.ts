@@ -18,6 +18,12 @@ const POSITIVE: Record<string, { key: string; only?: (label: string) => boolean 
   isolation: [{ key: 'p50' }, { key: 'p99' }, { key: 'samples' }, { key: 'bulk', only: (l) => !l.includes('unloaded') }],
   'open-close': [{ key: 'rate' }, { key: 'percpu' }],
   'idle-memory': [{ key: 'count' }, { key: 'server' }, { key: 'client' }],
+  udp: [
+    { key: 'gbit', only: (l) => l.includes('bulk') },
+    { key: 'cpugb', only: (l) => l.includes('bulk') },
+    { key: 'kops', only: (l) => !l.includes('bulk') },
+    { key: 'p99', only: (l) => !l.includes('bulk') },
+  ],
 };
 
 interface ResultsJson {

@@ -22,6 +22,8 @@ export interface ChannelLike {
   readonly framesReceived: number;
   /** Wire bytes queued for transmission. */
   readonly txQueuedBytes: number;
+  /** Optional transport counters and gauges (`Channel.transportStats`). */
+  transportStats?(): Readonly<Record<string, number>>;
   /** Wire bytes received but not yet dequeued. */
   readonly rxQueuedBytes: number;
 }

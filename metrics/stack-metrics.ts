@@ -48,6 +48,9 @@ type Emit<L extends string> = (labels: Record<L, string>, value: number) => void
 /** Emits every series of a lazily collected metric. */
 type Fill<L extends string> = (emit: Emit<L>) => void;
 
+/** Most `stat` label values one channel contributes (bounds driver-defined keys). */
+const MAX_TRANSPORT_STATS = 32;
+
 /** Every metric name {@link StackMetrics} registers. */
 export const METRIC_NAMES: readonly string[] = [
   'netchannel_channel_queued_bytes',
@@ -64,6 +67,8 @@ export const METRIC_NAMES: readonly string[] = [
   'netchannel_channel_stale',
   'netchannel_channel_stale_events_total',
   'netchannel_scheduler_decisions_total',
+  'netchannel_channel_transport_events_total',
+  'netchannel_channel_transport_value',
   'netchannel_channel_opens_total',
   'netchannel_channel_closes_total',
   'netchannel_sockets_open',
@@ -182,6 +187,21 @@ export class StackMetrics {
     perChannel('gauge', 'netchannel_channel_delivery_rate_bytes_per_second', 'DATA bytes per second the peer acknowledged on the channel (max over the last second); 0 while unknown', (dc) => dc.deliveryRate);
     perChannel('gauge', 'netchannel_channel_inflight_bytes', 'DATA bytes handed to the channel and not yet acknowledged by the peer', (dc) => dc.inflightBytes);
     perChannel('gauge', 'netchannel_channel_stale', '1 while the channel holds unacknowledged data without progress (skipped by the scheduler), else 0', (dc) => (dc.stale ? 1 : 0));
+    // Driver-defined stats (Channel.transportStats): `_total` keys are counters, the rest gauges.
+    const transport = (counters: boolean): Fill<ChannelLabel | 'stat'> => (emit) =>
+      this.eachChannel((labels, dc) => {
+        const stats = dc.channel.transportStats?.();
+        if (stats === undefined) return;
+        let n = 0;
+        for (const key in stats) {
+          if (n++ >= MAX_TRANSPORT_STATS) break;
+          if (key.endsWith('_total') !== counters) continue;
+          emit({ ...labels, stat: counters ? key.slice(0, -6) : key }, stats[key]!);
+        }
+      });
+    const statLabels = [...CHANNEL_LABELS, 'stat'] as const;
+    live('counter', 'netchannel_channel_transport_events_total', "Transport counters of a channel (Channel.transportStats keys ending in _total, e.g. udp's retransmits)", statLabels, transport(true));
+    live('gauge', 'netchannel_channel_transport_value', "Transport gauges of a channel (other Channel.transportStats keys, e.g. udp's srtt_ms, rto_ms)", statLabels, transport(false));
     live('counter', 'netchannel_scheduler_decisions_total', 'Segments the channel-selection policy placed on a channel', ['policy', 'peer', 'channel'], (emit) =>
       this.eachChannel((l, dc) => emit({ policy: policies[dc.appClass], peer: l.peer, channel: l.channel }, dc.decisions)),
     );

@@ -70,6 +70,14 @@ export interface Channel extends ChannelStats {
   destroy(err?: Error): void;
   /** Graceful close: `end`, then resolve once the channel has closed. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: transport-specific counters and gauges of this channel (e.g. udp's
+   * retransmits, RTO, srtt, drops by reason), exported by the metrics as
+   * `netchannel_channel_transport_*` with the key as the `stat` label. Keys must be a
+   * fixed, small set per driver (they become label values); keys ending in `_total` are
+   * monotonic counters, the others gauges. Drivers without such state omit it.
+   */
+  transportStats?(): Readonly<Record<string, number>>;
 
   on<E extends keyof ChannelEvents>(event: E, listener: (...args: ChannelEvents[E]) => void): this;
   once<E extends keyof ChannelEvents>(event: E, listener: (...args: ChannelEvents[E]) => void): this;

@@ -4,16 +4,23 @@
  * @packageDocumentation
  */
 import { createStack, type Stack, type StackOptions } from '../../index.js';
+import { UdpImpairProxy } from '../../test/udp-impair-proxy.js';
+import { udp } from '../../transports/udp/index.js';
 import { within } from '../lib/deadline.js';
-import { duplexPipe, type Dialer, type Listener, type Pipe } from './pipe.js';
+import { duplexPipe, type ChannelTransport, type Dialer, type Listener, type Pipe } from './pipe.js';
+
+/** udp:// settings of the benchmarks: loopback datagrams (65,000 B), default RTO bounds. */
+const UDP_BENCH = { datagramSize: 65_000 } as const;
 
 /** Virtual port the benchmark server listens on. */
 export const VPORT = 80;
 
 /** Stack options of a netchannel case. */
-export function stackOptions(channels: number, latencyChannels: number, isolation: boolean, listen = false): StackOptions {
+export function stackOptions(channels: number, latencyChannels: number, isolation: boolean, listen = false, transport: ChannelTransport = { kind: 'tcp' }): StackOptions {
+  const isUdp = transport.kind === 'udp';
   return {
-    ...(listen ? { listen: ['tcp://127.0.0.1:0'] } : {}),
+    ...(listen ? { listen: [isUdp ? 'udp://127.0.0.1:0' : 'tcp://127.0.0.1:0'] } : {}),
+    ...(isUdp && { transports: [udp(UDP_BENCH)] }),
     channels: { throughput: channels, latency: latencyChannels },
     scheduler: { isolation },
   };
@@ -26,11 +33,23 @@ export async function closeStack(stack: Stack, ms = 5000): Promise<void> {
 }
 
 /** Listens for virtual sockets on {@link VPORT}. */
-export async function listenNetchannel(opts: StackOptions, onPipe: (p: Pipe) => void): Promise<Listener> {
+export async function listenNetchannel(opts: StackOptions, onPipe: (p: Pipe) => void, transport: ChannelTransport = { kind: 'tcp' }): Promise<Listener> {
   const stack = await createStack(opts);
   const server = await stack.listen(VPORT);
   server.on('connection', (s) => onPipe(duplexPipe(s)));
-  return { target: { kind: 'netchannel', address: stack.addresses[0]!, vport: VPORT }, close: () => closeStack(stack) };
+  let address = stack.addresses[0]!;
+  let proxy: UdpImpairProxy | undefined;
+  if (transport.kind === 'udp' && (transport.proxy || (transport.loss ?? 0) > 0)) {
+    proxy = await UdpImpairProxy.start(address, { loss: transport.loss ?? 0, seed: 1, spare: 8 });
+    address = proxy.address;
+  }
+  return {
+    target: { kind: 'netchannel', address, vport: VPORT },
+    close: async () => {
+      await closeStack(stack);
+      proxy?.close();
+    },
+  };
 }
 
 /** Creates a stack; each pipe is a virtual socket (class from `open({ latency })`). */

@@ -35,9 +35,15 @@ export interface Pipe {
 /** The transports compared. */
 export type KindSpec =
   | { kind: 'net' }
-  | { kind: 'netchannel'; channels: number; latencyChannels?: number; isolation?: boolean }
+  | { kind: 'netchannel'; channels: number; latencyChannels?: number; isolation?: boolean; transport?: ChannelTransport }
   | { kind: 'http2' }
   | { kind: 'yamux' };
+
+/**
+ * Channels of a netchannel case: tcp (default) or udp; `loss` > 0 (or `proxy`) puts the
+ * impairment proxy (test/udp-impair-proxy.ts) in front of a udp server, in its process.
+ */
+export type ChannelTransport = { kind: 'tcp' } | { kind: 'udp'; proxy?: boolean; loss?: number };
 
 /** Where a client reaches a listener (JSON, crosses the process boundary). */
 export type Target = { kind: 'net' | 'http2' | 'yamux'; port: number } | { kind: 'netchannel'; address: string; vport: number };

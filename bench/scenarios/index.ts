@@ -9,9 +9,10 @@ import { openClose } from './open-close.js';
 import { overhead } from './overhead.js';
 import { rpc } from './rpc.js';
 import type { Scenario } from './types.js';
+import { udpScenario } from './udp.js';
 
 /** Every scenario, in the order `all` runs them. */
-export const SCENARIOS: readonly Scenario[] = [bulk, overhead, rpc, isolation, openClose, idleMemory];
+export const SCENARIOS: readonly Scenario[] = [bulk, overhead, rpc, isolation, openClose, idleMemory, udpScenario];
 
 /** The scenario called `name`. @throws Error naming the valid names. */
 export function scenarioByName(name: string): Scenario {
