@@ -72,18 +72,25 @@ describe('channel feedback from a synthetic ack stream', () => {
     expect(f.dataAcked).toBe(600);
     expect(f.lastProgressAt).toBe(1);
   });
-  it('samples the delivery rate only over backlogged ticks', () => {
+  it('samples the delivery rate over busy time only (acked bytes while backlogged / time backlogged)', () => {
     const f = new ChannelFeedback();
-    f.sample(0);
-    f.onSent(10 * BACKLOG_BYTES);
-    f.sample(100); // start of a backlogged tick
-    f.onAck(5 * BACKLOG_BYTES, 150);
-    f.sample(200); // 5 × 64 KiB over 0.1 s
-    expect(f.delivery.rate).toBeCloseTo((5 * BACKLOG_BYTES) / 0.1);
-    f.onAck(10 * BACKLOG_BYTES, 250); // drained: the next interval is not backlogged at its end
-    f.sample(300);
-    f.sample(400);
-    expect(f.delivery.rate).toBeCloseTo((5 * BACKLOG_BYTES) / 0.1);
+    const t0 = performance.now();
+    f.sample(t0);
+    f.onSent(10 * BACKLOG_BYTES); // busy from about t0
+    const busyFrom = performance.now();
+    f.onAck(5 * BACKLOG_BYTES, busyFrom + 50);
+    f.onAck(10 * BACKLOG_BYTES, busyFrom + 100); // drained: busy for ~100 ms
+    f.sample(busyFrom + 500); // 400 ms idle do not count
+    expect(f.delivery.rate).toBeGreaterThan((10 * BACKLOG_BYTES) / 0.11);
+    expect(f.delivery.rate).toBeLessThan((10 * BACKLOG_BYTES) / 0.09);
+    f.sample(busyFrom + 600); // idle tick: no sample, the estimate stays
+    expect(f.delivery.rate).toBeGreaterThan(0);
+  });
+  it('takes no sample from a busy channel that delivers nothing (a black hole)', () => {
+    const f = new ChannelFeedback();
+    f.onSent(4 * BACKLOG_BYTES);
+    f.sample(performance.now() + 100);
+    expect(f.delivery.rate).toBe(0);
   });
   it('measures RTT only from the PONG that echoes the outstanding probe', () => {
     const f = new ChannelFeedback();

@@ -86,8 +86,9 @@ export const ACK_EVERY_BYTES = 256 * 1024;
 /** Longest a received byte waits for its ACK, ms (the rest is acknowledged on a timer). */
 export const ACK_DELAY_MS = 2;
 /**
- * Bytes in flight at the start of a control tick for its delivery sample to count: a
- * channel with less had too little to send for the sample to say much about its rate.
+ * Bytes in flight above which a channel counts as busy (backlogged): delivery-rate
+ * samples are acknowledged bytes over busy time only, so a channel that is given little
+ * to send is not judged slow for it.
  */
 export const BACKLOG_BYTES = 64 * 1024;
 
@@ -111,9 +112,11 @@ export class ChannelFeedback {
   pingAt = -1;
   /** `performance.now()` of the last probe sent. */
   probedAt = -Infinity;
-  private sampleAt = performance.now();
-  private sampleAcked = 0;
-  private sampleInflight = 0;
+  /** `performance.now()` since which the channel is busy (≥ BACKLOG_BYTES in flight); -1 when not. */
+  private busySince = -1;
+  /** Busy milliseconds and bytes acknowledged while busy, since the last sample. */
+  private busyMs = 0;
+  private busyAcked = 0;
 
   // Receive direction (what we acknowledge of the peer's).
   /** DATA payload bytes received on the channel. */
@@ -129,8 +132,10 @@ export class ChannelFeedback {
   /** `bytes` (DATA payload or a control frame) were handed to the channel. */
   onSent(bytes: number): void {
     if (bytes === 0) return;
-    if (this.dataSent === this.dataAcked) this.lastProgressAt = performance.now();
+    const before = this.dataSent - this.dataAcked;
+    if (before === 0) this.lastProgressAt = performance.now();
     this.dataSent += bytes;
+    if (before < BACKLOG_BYTES && before + bytes >= BACKLOG_BYTES) this.busySince = performance.now();
   }
 
   /**
@@ -142,6 +147,13 @@ export class ChannelFeedback {
     if (delta === 0 || delta >= HALF || delta > this.inflightBytes) return false;
     this.dataAcked += delta;
     this.lastProgressAt = now;
+    if (this.busySince >= 0) {
+      this.busyAcked += delta;
+      if (this.inflightBytes < BACKLOG_BYTES) {
+        this.busyMs += now - this.busySince;
+        this.busySince = -1;
+      }
+    }
     return true;
   }
 
@@ -161,17 +173,19 @@ export class ChannelFeedback {
   }
 
   /**
-   * Control tick: takes a delivery-rate sample over the time since the last tick, if
-   * the channel was backlogged throughout (at least {@link BACKLOG_BYTES} in flight at
-   * the start, some still at the end): an app-limited interval would understate it.
+   * Control tick: takes a delivery-rate sample — bytes acknowledged while the channel
+   * was busy (≥ {@link BACKLOG_BYTES} in flight) over the busy time since the last tick
+   * — if it was busy for at least a millisecond and something was acknowledged.
    */
   sample(now: number): void {
-    const acked = this.dataAcked - this.sampleAcked;
-    if (this.sampleInflight >= BACKLOG_BYTES && this.inflightBytes > 0) this.delivery.sample(acked, (now - this.sampleAt) / 1000, now);
+    if (this.busySince >= 0) {
+      this.busyMs += now - this.busySince;
+      this.busySince = now;
+    }
+    if (this.busyMs >= 1 && this.busyAcked > 0) this.delivery.sample(this.busyAcked, this.busyMs / 1000, now);
     else this.delivery.expire(now);
-    this.sampleAt = now;
-    this.sampleAcked = this.dataAcked;
-    this.sampleInflight = this.inflightBytes;
+    this.busyMs = 0;
+    this.busyAcked = 0;
   }
 
   /** Milliseconds without progress while holding unacknowledged data (0 when none is held). */
