@@ -6,7 +6,7 @@ import { createStack, type Stack, type VirtualSocket } from '../../index.js';
 import { FrameType, type Channel, type ChannelListener, type Frame } from '../../netdriver/index.js';
 import { tls, type TlsOptions } from './index.js';
 
-const fixture = (name: string): Buffer => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+const fixture = (name: string): Buffer => readFileSync(new URL(`../../test/tls-certs/${name}`, import.meta.url));
 const ca = fixture('ca.crt');
 const server: TlsOptions = { key: fixture('server.key'), cert: fixture('server.crt'), ca };
 const client: TlsOptions = { key: fixture('client.key'), cert: fixture('client.crt'), ca };
