@@ -1,25 +1,16 @@
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createStack, type Stack, type StackEvent, type VirtualSocket } from '../index.js';
-import { parseHostPort } from '../netdriver/address.js';
-import { cutProxy, type CutProxy } from '../test/cut-proxy.js';
+import { describe, expect, it } from 'vitest';
+import type { StackEvent, VirtualSocket } from '../index.js';
+import type { CutProxy } from '../test/cut-proxy.js';
 import { event, hashSink, prng, sendBulk, within } from '../test/pair.js';
+import { useProxiedPair, type ProxiedPair } from '../test/proxied-pair.js';
 
-let stacks: Stack[] = [];
+const proxied = useProxiedPair();
 let proxy: CutProxy | undefined;
-afterEach(async () => {
-  await proxy?.shutdown();
-  proxy = undefined;
-  for (const s of stacks) s.destroy();
-  stacks = [];
-});
-
-async function setup(options: Parameters<typeof createStack>[0] = {}): Promise<{ server: Stack; client: Stack; address: string }> {
-  const server = await createStack({ ...options, listen: ['tcp://127.0.0.1:0'] });
-  const client = await createStack(options);
-  stacks.push(server, client);
-  proxy = await cutProxy(parseHostPort(server.addresses[0]!, 'tcp', false).port);
-  return { server, client, address: proxy.address };
+async function setup(options: Parameters<typeof proxied>[0] = {}): Promise<ProxiedPair> {
+  const pair = await proxied(options);
+  proxy = pair.proxy;
+  return pair;
 }
 
 describe('channel failover', () => {

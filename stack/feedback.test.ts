@@ -1,26 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createStack, type Stack, type StackEvent, type VirtualSocket } from '../index.js';
-import { parseHostPort } from '../netdriver/address.js';
-import { cutProxy, type CutProxy } from '../test/cut-proxy.js';
+import type { CutProxy } from '../test/cut-proxy.js';
 import { hashSink, sendBulk, within } from '../test/pair.js';
-
-let stacks: Stack[] = [];
-let proxy: CutProxy | undefined;
-afterEach(async () => {
-  await proxy?.shutdown();
-  proxy = undefined;
-  for (const s of stacks) s.destroy();
-  stacks = [];
-});
+import { useProxiedPair, type ProxiedPair } from '../test/proxied-pair.js';
 
 /** A server stack, a client stack and a proxy in front of the server; 4 throughput channels. */
-async function setup(options: Parameters<typeof createStack>[0] = {}): Promise<{ server: Stack; client: Stack; address: string }> {
-  const opts = { channels: { throughput: 4, latency: 0 }, ...options };
-  const server = await createStack({ ...opts, listen: ['tcp://127.0.0.1:0'] });
-  const client = await createStack(opts);
-  stacks.push(server, client);
-  proxy = await cutProxy(parseHostPort(server.addresses[0]!, 'tcp', false).port);
-  return { server, client, address: proxy.address };
+const proxied = useProxiedPair({ channels: { throughput: 4, latency: 0 } });
+let proxy: CutProxy | undefined;
+async function setup(options: Parameters<typeof proxied>[0] = {}): Promise<ProxiedPair> {
+  const pair = await proxied(options);
+  proxy = pair.proxy;
+  return pair;
 }
 
 /** Sends `total` bytes from client to server through the proxy; resolves with the receiver's view. */
