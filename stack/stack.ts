@@ -3,7 +3,7 @@
  * configured channels of each class), and hands out virtual sockets and servers.
  * @packageDocumentation
  */
-import { AddressError, ErrorCode, InvalidArgumentError, NetChannelError } from '../errors/index.js';
+import { AddressError, ErrorCode, NetChannelError } from '../errors/index.js';
 import { splitAddress } from '../netdriver/address.js';
 import type { AppClass } from '../netdriver/channel.js';
 import type { ChannelDriver, ChannelListener, ChannelOptions } from '../netdriver/driver.js';
@@ -18,23 +18,20 @@ import { Subject, type Observable } from 'rxjs';
 import { serveMetrics, withDefaultMetrics, type MetricsServer, type ServeMetricsOptions } from '../metrics/serve.js';
 import { StackMetrics } from '../metrics/stack-metrics.js';
 import { rpcConnect, rpcListen, type RequestHandler, type RpcClient, type RpcConnectOptions, type RpcListenOptions, type RpcServer } from '../rpc/index.js';
-import { PeerSession, type SessionContext } from '../vns/peer-session.js';
+import { PeerSession, socketInit, type SessionContext } from '../vns/peer-session.js';
 import type { PortAllocator } from '../vns/port-allocator.js';
+import { ipEndpoint } from '../vns/socket-address.js';
 import { VirtualServer } from '../vns/virtual-server.js';
-import type { VirtualSocket } from '../vns/virtual-socket.js';
+import { VirtualSocket } from '../vns/virtual-socket.js';
 import type { ResolvedStackOptions } from './options.js';
 import type { CopyPool, WorkerRuntime } from '../workers/index.js';
 import { Admission } from './admission.js';
 import { Dialer } from './dialer.js';
 import { drainSessions } from './shutdown.js';
 import type { ConnectOptions, ListenOptions } from './socket-options.js';
+import { abortError, checkConnectPort, guardOpen, resolveConnectOptions, resolveListenOptions, type ResolvedConnectOptions } from './connect-options.js';
 
 export type { ConnectOptions, ListenOptions } from './socket-options.js';
-
-function checkClass(where: string, value: unknown): AppClass | undefined {
-  if (value === undefined || value === 'latency' || value === 'throughput') return value;
-  throw new InvalidArgumentError(`${where}.appClass must be 'latency' or 'throughput', got ${JSON.stringify(value)}`);
-}
 
 /** One NetChannel endpoint; made by {@link createStack}. */
 export class Stack {
@@ -45,6 +42,8 @@ export class Stack {
   private readonly listeners: ChannelListener[] = [];
   private readonly servers = new Map<number, VirtualServer>();
   private readonly sessions = new Map<string, PeerSession>();
+  /** Sockets between `connect` and their session's SYNC (dialing the peer). */
+  private readonly dialingSockets = new Set<VirtualSocket>();
   private readonly dialer: Dialer;
   private readonly admission: Admission;
   private readonly ctx: SessionContext;
@@ -177,34 +176,101 @@ export class Stack {
     }
   }
 
-  /** Listens on virtual port `port` (1–65535, or 0 for any free one). */
-  async listen(port: number, options: ListenOptions = {}): Promise<VirtualServer> {
+  /**
+   * Listens on virtual port `port` (1–49151, or 0 for any free one). An aborted
+   * `options.signal` closes the server (rejects with an `AbortError` if already aborted).
+   */
+  async listen(port: number, options?: ListenOptions): Promise<VirtualServer> {
     this.assertOpen('listen');
-    const appClass = checkClass('listen options', options?.appClass);
+    const { appClass, signal } = resolveListenOptions(options);
+    if (signal?.aborted) throw abortError(signal, `listen on virtual port ${port}`);
     const bound = this.ctx.ports.listen(port);
-    const server = new VirtualServer(bound, appClass, this.hostId, (s) => {
+    const ip = this.addresses.map((a) => ipEndpoint(a)).find((e) => e !== undefined);
+    const server = new VirtualServer(bound, appClass, ip, (s) => {
       this.servers.delete(s.port);
       this.ctx.ports.unlisten(s.port);
     });
     this.servers.set(bound, server);
+    if (signal) {
+      const onAbort = (): void => void server.closeAsync();
+      signal.addEventListener('abort', onAbort, { once: true });
+      server.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
     return server;
   }
 
   /**
-   * Opens a virtual socket to `port` at the stack listening on `address`. The first
-   * connect to an address dials the configured channels; later ones reuse them.
+   * Opens a virtual socket to `port` at the stack listening on `address`; resolves once
+   * it is connected. The promise form of {@link createConnection}. The first connect to
+   * an address dials the configured channels; later ones reuse them.
    * @throws AddressError before dialing when the address or scheme is bad.
    * @throws SocketError `NETCHANNEL_ERR_CONNECTION_REFUSED` when nobody listens on `port`.
    */
-  async connect(address: string, port: number, options: ConnectOptions = {}): Promise<VirtualSocket> {
+  async connect(address: string, port: number, options?: ConnectOptions): Promise<VirtualSocket> {
+    const sock = this.createConnection(address, port, options);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        sock.off('connect', onConnect);
+        reject(err);
+      };
+      const onConnect = (): void => {
+        sock.off('error', onError);
+        resolve();
+      };
+      sock.once('connect', onConnect);
+      sock.once('error', onError);
+    });
+    return sock;
+  }
+
+  /**
+   * Like `net.createConnection`: returns a socket at once, connecting (`pending`,
+   * `connecting`) until it emits `'connect'` and `'ready'`, or `'error'` then `'close'`.
+   * `connectListener` is added as a `'connect'` listener.
+   * @throws InvalidArgumentError / AddressError for bad arguments (before any I/O).
+   */
+  createConnection(address: string, port: number, options?: ConnectOptions, connectListener?: () => void): VirtualSocket {
+    const o = resolveConnectOptions(options);
+    const sock = this.createSocketFor(address, o);
+    checkConnectPort(port);
+    if (connectListener) sock.once('connect', connectListener);
+    this.openSocket(sock, address, port, o);
+    return sock;
+  }
+
+  /**
+   * Like `new net.Socket()`: an unconnected socket to the stack at `address`, opened by
+   * its `connect(port[, host][, listener])` (the `host` argument is ignored), so a
+   * library that takes a socket factory (e.g. pg's `stream` option) can use it.
+   * @throws InvalidArgumentError / AddressError for bad arguments.
+   */
+  createSocket(address: string, options?: ConnectOptions): VirtualSocket {
+    const o = resolveConnectOptions(options);
+    const sock = this.createSocketFor(address, o);
+    sock.setOpener((port) => this.openSocket(sock, address, checkConnectPort(port), o));
+    return sock;
+  }
+
+  private createSocketFor(address: string, o: ResolvedConnectOptions): VirtualSocket {
     this.assertOpen('connect');
-    const appClass = checkClass('connect options', options?.appClass) ?? 'throughput';
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 0xffff) {
-      throw new InvalidArgumentError(`virtual port must be an integer 1-65535, got ${JSON.stringify(port)}`);
-    }
     this.driverFor(address).validate(address);
-    const session = await this.dialer.sessionTo(address);
-    return session.open(port, appClass);
+    return new VirtualSocket(socketInit(this.ctx.socketDefaults, o.appClass));
+  }
+
+  /** The one open path of every connect form: guard, dial (or reuse) the peer, SYNC. */
+  private openSocket(sock: VirtualSocket, address: string, port: number, o: ResolvedConnectOptions): void {
+    this.assertOpen('connect');
+    sock.markConnecting();
+    guardOpen(sock, o.timeout ?? this.options.connectTimeout, o.signal, `connect to virtual port ${port} at ${address}`);
+    this.dialingSockets.add(sock);
+    sock.once('close', () => this.dialingSockets.delete(sock));
+    this.dialer.sessionTo(address).then(
+      (session) => {
+        this.dialingSockets.delete(sock);
+        session.open(sock, port);
+      },
+      (err: Error) => sock.destroy(err),
+    );
   }
 
   /**
@@ -217,12 +283,18 @@ export class Stack {
     return this.closing;
   }
 
+  /** Graceful close for `await using`: same as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Immediate close: every socket and channel is aborted. Idempotent. */
   destroy(err?: Error): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.controller.stop();
-    for (const s of this.servers.values()) void s.close();
+    for (const s of this.servers.values()) void s.closeAsync();
+    for (const s of [...this.dialingSockets]) s.destroy(err ?? new NetChannelError(ErrorCode.CLOSED, `stack ${this.hostId} closed while connecting`));
     for (const l of this.listeners) void l.close();
     this.admission.destroy(err);
     for (const session of this.sessions.values()) {
@@ -245,7 +317,7 @@ export class Stack {
   private async shutdown(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    await Promise.all([...this.servers.values()].map((s) => void s.close()));
+    await Promise.all([...this.servers.values()].map((s) => void s.closeAsync()));
     await Promise.all(this.listeners.map((l) => l.close()));
     await Promise.allSettled(this.dialer.pending());
     await drainSessions([...this.sessions.values()], this.options.closeTimeout);

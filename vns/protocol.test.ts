@@ -52,18 +52,18 @@ describe('virtual-socket protocol at the receiver', () => {
     const accepted = event<[VirtualSocket]>(server, 'connection');
     const ch = await rawChannel(network, stack.addresses[0]!);
     const synAck = nextFrame(ch, (f) => f.type === FrameType.SYNC_ACK);
-    ch.enqueue(controlFrame(FrameType.SYNC, 70000, 80, 0, 1 << 20));
+    ch.enqueue(controlFrame(FrameType.SYNC, 50000, 80, 0, 1 << 20));
     expect((await synAck).ack).toBe(4096); // the stack grants its window
     const [sock] = await accepted;
     const err = event<[Error & { code: string }]>(sock, 'error');
     const rst = nextFrame(ch, (f) => f.type === FrameType.RST);
-    ch.enqueue({ type: FrameType.DATA, flags: 0, src: 70000, dst: 80, seq: 0, ack: 0, payload: Buffer.alloc(5000) });
+    ch.enqueue({ type: FrameType.DATA, flags: 0, src: 50000, dst: 80, seq: 0, ack: 0, payload: Buffer.alloc(5000) });
     expect((await rst).ack).toBe(ResetReason.PROTOCOL);
     expect((await err)[0].code).toBe('NETCHANNEL_ERR_PROTOCOL');
     expect(ch.destroyed).toBe(false);
     // Data for a port nobody has is answered with RST, not a crash.
-    const rst2 = nextFrame(ch, (f) => f.type === FrameType.RST && f.dst === 70001);
-    ch.enqueue({ type: FrameType.DATA, flags: 0, src: 70001, dst: 80, seq: 0, ack: 0, payload: Buffer.alloc(10) });
+    const rst2 = nextFrame(ch, (f) => f.type === FrameType.RST && f.dst === 50001);
+    ch.enqueue({ type: FrameType.DATA, flags: 0, src: 50001, dst: 80, seq: 0, ack: 0, payload: Buffer.alloc(10) });
     expect((await rst2).ack).toBe(ResetReason.UNKNOWN);
     ch.destroy();
   });

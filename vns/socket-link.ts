@@ -72,3 +72,18 @@ export interface LinkedSocket {
   /** Retries transmission (called when a channel became writable). */
   pump(): void;
 }
+
+/** The link of a socket not yet bound to a peer session: it sends nothing. */
+export const UNBOUND_LINK: SocketLink = {
+  remoteAddress: '',
+  remoteHostId: '',
+  localHostId: '',
+  sendData: () => false,
+  resendData: () => -1,
+  control: () => {},
+  detach: () => {},
+  linger: () => {},
+  reserveReorder: () => false,
+  notify: () => {},
+  closed: () => {},
+};

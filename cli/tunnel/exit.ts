@@ -34,7 +34,7 @@ export interface Exit {
 export async function startExit(opts: ExitOptions): Promise<Exit> {
   const server: VirtualServer = await opts.stack.listen(opts.vport);
   server.on('connection', (vsock) => void accept(opts, vsock));
-  return { vport: server.port, close: () => server.close() };
+  return { vport: server.port, close: () => server.closeAsync() };
 }
 
 async function accept(opts: ExitOptions, vsock: VirtualSocket): Promise<void> {
