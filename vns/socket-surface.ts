@@ -94,10 +94,14 @@ export abstract class SocketSurface extends Duplex {
     return this;
   }
 
-  /** Destroys the socket and resets the connection: the peer fails with `NETCHANNEL_ERR_CONNECTION_RESET` (as net's ECONNRESET). */
-  resetAndDestroy(): this {
+  /**
+   * Destroys the socket and resets the connection: the peer fails with
+   * `NETCHANNEL_ERR_CONNECTION_RESET` (as net's ECONNRESET). `err`, if given, is
+   * emitted locally as with `destroy(err)`.
+   */
+  resetAndDestroy(err?: Error): this {
     if (!this.destroyed) this.resetRequested = true;
-    return this.destroy();
+    return this.destroy(err);
   }
 
   /** Completes `_destroy` like net.Socket: `'error'` (if any) first, then `'close'` with `hadError`. */
