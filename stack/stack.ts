@@ -262,6 +262,7 @@ export class Stack {
     this.assertOpen('connect');
     sock.markConnecting();
     guardOpen(sock, o.timeout ?? this.options.connectTimeout, o.signal, `connect to virtual port ${port} at ${address}`);
+    if (o.signal?.aborted) return; // nothing goes out; the guard destroys it on the next tick
     this.dialingSockets.add(sock);
     sock.once('close', () => this.dialingSockets.delete(sock));
     this.dialer.sessionTo(address).then(

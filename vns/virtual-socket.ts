@@ -429,6 +429,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
       deliverUp: (chunk) => {
         if (chunk !== null) this.touch();
         this.push(chunk);
+        if (chunk === null) this.read(0); // as net: 'end' without a reader when nothing is buffered
       },
       sendControl: (frame) => this.link.control(this, frame),
       reserveReorder: (delta) => this.link.reserveReorder(delta),
