@@ -415,6 +415,71 @@ for (const kind of ['ipv4', 'ipv6', 'unix'] as const) {
   });
 }
 
+describe('documented differences from net.Socket (docs/net-differences.md)', () => {
+  let ncB: Backend;
+  let unixB: Backend;
+  beforeAll(async () => {
+    ncB = await stackBackend('ipv4');
+    unixB = await stackBackend('unix');
+  });
+  afterAll(async () => {
+    await ncB?.close();
+    await unixB?.close();
+  });
+
+  it('error codes are stable NETCHANNEL_ERR_* codes, not errno names', async () => {
+    const p = await connectedPair(ncB);
+    const err = new Promise<string>((r) => p.server.once('error', (e: Error & { code: string }) => r(e.code)));
+    p.client.resetAndDestroy();
+    expect(await within(err, 5000, 'reset')).toBe('NETCHANNEL_ERR_CONNECTION_RESET');
+    const refused = ncB.refused();
+    const code = await within(new Promise<string>((r) => refused.once('error', (e: Error & { code: string }) => r(e.code))), 5000, 'refused');
+    expect(code).toBe('NETCHANNEL_ERR_CONNECTION_REFUSED');
+  });
+
+  it('destroy() with any unread received data resets the peer (net: only data still in the kernel)', async () => {
+    const p = await connectedPair(ncB);
+    p.server.pause();
+    p.client.write('small, unread');
+    await within(
+      (async () => {
+        while (p.server.readableLength === 0) await new Promise((r) => setImmediate(r));
+      })(),
+      5000,
+      'data buffered',
+    );
+    p.server.destroy();
+    await Promise.all([closed(p.client), closed(p.server)]);
+    expect(p.clientLog).toEqual(['connect', 'ready', 'error ECONNRESET', 'close(true)']);
+    expect(p.serverLog).toEqual(['close(false)']);
+  });
+
+  it('over unix:// a virtual socket keeps its virtual ports and supports resetAndDestroy()', async () => {
+    const p = await connectedPair(unixB);
+    expect(p.client.remoteAddress).toBeUndefined();
+    expect(p.client.remotePort).toBe(80);
+    expect(p.client.localPort).toBeGreaterThanOrEqual(49152);
+    p.client.resetAndDestroy();
+    await Promise.all([closed(p.client), closed(p.server)]);
+    expect(p.serverLog).toEqual(['error ECONNRESET', 'close(true)']);
+  });
+
+  it('ports read 0 (not undefined) until the socket is opened; remoteStackAddress and remoteHostId give the netchannel view', async () => {
+    const u = ncB.unconnected();
+    expect([u.sock.localPort, u.sock.remotePort]).toEqual([0, 0]);
+    const log = record(u.sock);
+    u.start();
+    await within(new Promise((r) => u.sock.once('connect', r)), 5000, 'connect');
+    const vs = u.sock as import('./virtual-socket.js').VirtualSocket;
+    expect(vs.remoteStackAddress).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    expect(vs.remoteHostId).toMatch(/^[0-9a-f]{32}$/);
+    (await u.accepted).destroy();
+    u.sock.destroy();
+    await closed(u.sock);
+    expect(log).toContain('close(false)');
+  });
+});
+
 afterAll(() => {
   if (process.env.NETCHANNEL_PARITY_TABLE) {
     for (const r of results) console.log(`| ${r.kind} | ${r.behaviour} | ${r.same ? 'same' : 'DIFFERENT'} |`);
