@@ -41,6 +41,14 @@ export interface SocketLink {
   closed(sock: LinkedSocket, err: Error | null): void;
 }
 
+/** Where an opened socket is bound: its peer session and ports (internal). */
+export interface SocketBinding {
+  link: SocketLink;
+  localPort: number;
+  remotePort: number;
+  flowState: unknown;
+}
+
 /** What the link sees of a socket. */
 export interface LinkedSocket {
   /** Class of the socket. */

@@ -10,7 +10,9 @@ import { controlFrame, FrameFlag, FrameType, ResetReason, type Frame } from '../
 import { RetransmitQueue } from './retransmit-queue.js';
 import { SocketReceiver, type ReceiverHost } from './socket-receiver.js';
 import { seqAdd, seqDiff } from './seq.js';
-import { UNBOUND_LINK, type LinkedSocket, type SocketLink } from './socket-link.js';
+import { UNBOUND_LINK, type LinkedSocket, type SocketBinding, type SocketLink } from './socket-link.js';
+
+export type { SocketBinding } from './socket-link.js';
 import { SocketSurface } from './socket-surface.js';
 import { TxQueue } from './tx-queue.js';
 import { resetError } from './reset-error.js';
@@ -19,14 +21,6 @@ import { resetError } from './reset-error.js';
 export const DEFAULT_WINDOW = 4 * 1024 * 1024;
 /** Default largest DATA payload: 64 KiB. */
 export const DEFAULT_MAX_SEGMENT = 64 * 1024;
-
-/** Where an opened socket is bound: its peer session and ports (internal). */
-export interface SocketBinding {
-  link: SocketLink;
-  localPort: number;
-  remotePort: number;
-  flowState: unknown;
-}
 
 /** Construction parameters (internal: sockets are made by stacks). */
 export interface VirtualSocketInit extends Partial<SocketBinding> {
