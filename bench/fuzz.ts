@@ -35,7 +35,7 @@ const bytes = (n: number): Buffer => {
 
 /** A valid frame stream to mutate: SYNC, DATA, CREDIT, FIN, PING for plausible ports. */
 function validStream(): Buffer {
-  const src = 70000 + ((rnd() * 8) | 0);
+  const src = 50000 + ((rnd() * 8) | 0);
   const frames: Frame[] = [
     controlFrame(FrameType.SYNC, src, 80, 0, 1 << 16),
     { ...controlFrame(FrameType.DATA, src, 80, (rnd() * 4096) | 0), payload: bytes((rnd() * 200) | 0) },

@@ -41,6 +41,10 @@ export const ErrorCode = {
   REMOTE: 'NETCHANNEL_ERR_REMOTE',
   /** A configured limit was exceeded (sockets per peer, pending handshakes, …). */
   LIMIT: 'NETCHANNEL_ERR_LIMIT',
+  /** An operation was cancelled through its AbortSignal (`name` is `'AbortError'`, as Node's). */
+  ABORTED: 'NETCHANNEL_ERR_ABORTED',
+  /** `server.close()` on a server that is not listening: Node's own code, as net.Server gives. */
+  SERVER_NOT_RUNNING: 'ERR_SERVER_NOT_RUNNING',
 } as const;
 
 /** Union of all stable error codes. */
@@ -88,3 +92,10 @@ export class ChannelError extends NetChannelError {}
 
 /** A virtual-socket-level failure: refused, reset, peer unreachable, timeout. */
 export class SocketError extends NetChannelError {}
+
+/** An operation cancelled by its AbortSignal; `cause` is the signal's reason. Named `AbortError`, as Node's. */
+export class AbortError extends NetChannelError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.ABORTED, message, options);
+  }
+}

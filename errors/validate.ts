@@ -29,3 +29,24 @@ export function positiveInt(name: string, value: unknown, fallback: number): num
   }
   return value;
 }
+
+/**
+ * The known keys of one options type, written once as `{ key: true, … } satisfies
+ * KnownKeys<Options>`: adding an option to the interface without its name here is a
+ * compile error, so the list never drifts from the type.
+ */
+export type KnownKeys<T> = Readonly<Record<keyof T, true>>;
+
+/**
+ * Rejects keys of `value` that `known` does not list (typos such as `chanels`), naming
+ * the key and the known ones. `where` prefixes the message, e.g. `options` or
+ * `connect options`. Non-objects are left to the caller's own check.
+ */
+export function checkKnownKeys(where: string, value: unknown, known: Readonly<Record<string, true>>): void {
+  if (value === null || typeof value !== 'object') return;
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(known, key)) {
+      throw new InvalidArgumentError(`${where}.${key} is not a known option (known: ${Object.keys(known).join(', ')})`);
+    }
+  }
+}

@@ -109,7 +109,7 @@ describe('frame.ts constants and helpers', () => {
   it('defines the wire constants', () => {
     expect(HEADER_SIZE).toBe(24);
     expect(WIRE_VERSION).toBe(1);
-    expect(MAX_LISTEN_PORT).toBe(65535);
+    expect(MAX_LISTEN_PORT).toBe(49151);
     expect(FrameFlag).toMatchObject({ LATENCY: 0x01, REPLY: 0x02 });
     expect(KNOWN_FLAGS).toBe(Object.values(FrameFlag).reduce((a, b) => a | b, 0));
     expect(FrameType).toMatchObject({ HELLO: 1, DATA: 2, SYNC: 3, SYNC_ACK: 4, FIN: 5, RST: 6, CREDIT: 7, PING: 8, PONG: 9 });

@@ -79,8 +79,12 @@ export const WIRE_VERSION = 1;
 /** Size of the fixed frame header in bytes. */
 export const HEADER_SIZE = 24;
 
-/** Largest virtual port a listener may bind; ports above it are ephemeral (connect side). */
-export const MAX_LISTEN_PORT = 0xffff;
+/** Largest virtual port a listener may bind (1–49151); ports above it are ephemeral (connect side). */
+export const MAX_LISTEN_PORT = 49151;
+/** First ephemeral virtual port; connecting sockets get 49152–65535, allocated per peer. */
+export const FIRST_EPHEMERAL_PORT = MAX_LISTEN_PORT + 1;
+/** Largest valid virtual port; the u32 port fields of a frame never carry more. */
+export const MAX_PORT = 0xffff;
 
 /** One frame: header fields plus payload. */
 export interface Frame {

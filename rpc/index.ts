@@ -4,7 +4,8 @@
  * @packageDocumentation
  */
 import type { AppClass } from '../netdriver/channel.js';
-import type { ConnectOptions, ListenOptions } from '../stack/socket-options.js';
+import { checkKnownKeys, type KnownKeys } from '../errors/validate.js';
+import { CONNECT_OPTION_KEYS, LISTEN_OPTION_KEYS, type ConnectOptions, type ListenOptions } from '../stack/socket-options.js';
 import type { VirtualServer } from '../vns/virtual-server.js';
 import type { VirtualSocket } from '../vns/virtual-socket.js';
 import { MessageSocket, type MessageSocketOptions, type Payload, type RequestHandler, type RequestOptions } from './message-socket.js';
@@ -20,18 +21,24 @@ export interface RpcStack {
 }
 
 /** Options of {@link rpcListen}. */
-export interface RpcListenOptions extends Omit<MessageSocketOptions, 'handler'> {
+export interface RpcListenOptions extends Omit<MessageSocketOptions, 'handler'>, Omit<ListenOptions, 'appClass'> {
   /** Class forced on accepted sockets. @default the class each client asked for */
   appClass?: AppClass;
   /** Receives oneway messages from clients. */
   onMessage?: (payload: Buffer, socket: MessageSocket) => void;
 }
 
-/** Options of {@link rpcConnect}. */
-export interface RpcConnectOptions extends Omit<MessageSocketOptions, 'handler'> {
+/** Options of {@link rpcConnect}: `timeout` is the default request timeout (the connect itself uses the stack's `connectTimeout`). */
+export interface RpcConnectOptions extends Omit<MessageSocketOptions, 'handler'>, Omit<ConnectOptions, 'appClass' | 'timeout'> {
   /** Class of the socket: `latency` for small request/response, `throughput` for bulk. @default 'throughput' */
   appClass?: AppClass;
 }
+
+const MESSAGE_SOCKET_KEYS = { maxMessageSize: true, timeout: true } as const satisfies KnownKeys<Omit<MessageSocketOptions, 'handler'>>;
+/** Known keys of {@link RpcListenOptions}. */
+export const RPC_LISTEN_OPTION_KEYS = { ...MESSAGE_SOCKET_KEYS, ...LISTEN_OPTION_KEYS, onMessage: true } as const satisfies KnownKeys<RpcListenOptions>;
+/** Known keys of {@link RpcConnectOptions}. */
+export const RPC_CONNECT_OPTION_KEYS = { ...MESSAGE_SOCKET_KEYS, ...CONNECT_OPTION_KEYS } as const satisfies KnownKeys<RpcConnectOptions>;
 
 /** A listening RPC service. */
 export interface RpcServer {
@@ -59,8 +66,9 @@ export interface RpcClient {
 
 /** Serves `handler` on virtual port `port` of `stack` (0 = any free port). */
 export async function rpcListen(stack: RpcStack, port: number, handler: RequestHandler, options: RpcListenOptions = {}): Promise<RpcServer> {
-  const { appClass, onMessage, ...socketOptions } = options;
-  const listenOptions: ListenOptions = appClass ? { appClass } : {};
+  checkKnownKeys('rpc listen options', options, RPC_LISTEN_OPTION_KEYS);
+  const { appClass, onMessage, signal, ...socketOptions } = options;
+  const listenOptions: ListenOptions = { ...(appClass && { appClass }), ...(signal && { signal }) };
   const server = await stack.listen(port, listenOptions);
   const connections = new Set<MessageSocket>();
   server.on('connection', (sock) => {
@@ -74,7 +82,7 @@ export async function rpcListen(stack: RpcStack, port: number, handler: RequestH
     port: server.port,
     connections,
     close() {
-      closing ??= Promise.all([server.close(), ...[...connections].map((c) => c.close())]).then(() => undefined);
+      closing ??= Promise.all([server.closeAsync(), ...[...connections].map((c) => c.close())]).then(() => undefined);
       return closing;
     },
   };
@@ -82,8 +90,9 @@ export async function rpcListen(stack: RpcStack, port: number, handler: RequestH
 
 /** Connects to the RPC service on `port` at the stack listening on `address`. */
 export async function rpcConnect(stack: RpcStack, address: string, port: number, options: RpcConnectOptions = {}): Promise<RpcClient> {
-  const { appClass, ...socketOptions } = options;
-  const connectOptions: ConnectOptions = appClass ? { appClass } : {};
+  checkKnownKeys('rpc connect options', options, RPC_CONNECT_OPTION_KEYS);
+  const { appClass, signal, ...socketOptions } = options;
+  const connectOptions: ConnectOptions = { ...(appClass && { appClass }), ...(signal && { signal }) };
   const sock = await stack.connect(address, port, connectOptions);
   const messages = new MessageSocket(sock, socketOptions);
   return {

@@ -177,7 +177,10 @@ export class MessageSocket extends EventEmitter<MessageSocketEvents> {
   destroy(err?: Error): void {
     if (err) this.failure ??= err;
     this.failAll(err ?? new NetChannelError(ErrorCode.CLOSED, 'message socket destroyed'));
-    this.socket.destroy(err);
+    // A reset, not a FIN: the peer must not take the close for a clean end (net.Socket and VirtualSocket have it).
+    const sock = this.socket as Duplex & { resetAndDestroy?: (err?: Error) => unknown };
+    if (typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy(err);
+    else sock.destroy(err);
   }
 
   private checkSend(payload: Payload, what: string): Buffer {

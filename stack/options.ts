@@ -19,6 +19,7 @@ import { MAX_ADVERTISED, MAX_ADVERTISED_LENGTH } from '../netdriver/hello.js';
 import { isScalingFactory, saturation, type ScalingFactory } from '../netscheduler/scaling.js';
 import type { WorkersOptions } from '../workers/index.js';
 import { boolOption as bool, intOption as int } from '../errors/validate.js';
+import { checkStackOptionKeys } from './option-keys.js';
 
 /** Options of {@link createStack}. */
 export interface StackOptions {
@@ -52,7 +53,12 @@ export interface StackOptions {
   allowHalfOpen?: boolean;
   /** Channel HELLO timeout, ms. @default 10000 */
   handshakeTimeout?: number;
-  /** Virtual-socket connect (SYNC → SYNC_ACK) timeout, ms. @default 10000 */
+  /**
+   * Default time a virtual-socket connect may take, from the call until `'connect'`
+   * (dialing the peer's channels if needed, then SYNC → SYNC_ACK); then it fails with
+   * NETCHANNEL_ERR_TIMEOUT. A connect's own `timeout` option overrides it, ms.
+   * @default 10000
+   */
   connectTimeout?: number;
   /** How long `close()` waits for data to drain before aborting, ms. @default 10000 */
   closeTimeout?: number;
@@ -272,6 +278,7 @@ function checkKey(auth: StackOptions['auth']): Buffer | undefined {
 /** Validates options, naming the offending field, and fills defaults. */
 export function resolveOptions(o: StackOptions, defaultTransports: () => DriverFactory[]): ResolvedStackOptions {
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`options must be an object, got ${JSON.stringify(o)}`);
+  checkStackOptionKeys(o);
   const listen = o.listen ?? [];
   if (!Array.isArray(listen) || listen.some((a) => typeof a !== 'string')) {
     throw new InvalidArgumentError(`options.listen must be an array of address strings, got ${JSON.stringify(o.listen)}`);

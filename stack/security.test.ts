@@ -66,7 +66,7 @@ async function stillWorks(good: VirtualSocket): Promise<void> {
 }
 
 const header = (type: number, len: number, flags = 0): Buffer => {
-  const b = encodeFrame(controlFrame(FrameType.DATA, 70000, 80));
+  const b = encodeFrame(controlFrame(FrameType.DATA, 50000, 80));
   b[0] = type;
   b[1] = flags;
   b.writeUInt32BE(len, 20);
@@ -106,8 +106,8 @@ describe('hostile input closes at most the offending channel', () => {
   it('sequence numbers far outside the window reset that socket only (RST PROTOCOL)', async () => {
     const v = await victim();
     const a = await attacker(v.port);
-    a.sock.write(encodeFrame(controlFrame(FrameType.SYNC, 70000, 80, 0, 1 << 20)));
-    a.sock.write(encodeFrame({ ...controlFrame(FrameType.DATA, 70000, 80, 0x7fff0000), payload: Buffer.alloc(10) }));
+    a.sock.write(encodeFrame(controlFrame(FrameType.SYNC, 50000, 80, 0, 1 << 20)));
+    a.sock.write(encodeFrame({ ...controlFrame(FrameType.DATA, 50000, 80, 0x7fff0000), payload: Buffer.alloc(10) }));
     await within(
       (async () => {
         while (!a.frames.some((f) => f.type === FrameType.RST && f.ack === ResetReason.PROTOCOL)) await new Promise((r) => setTimeout(r, 2));
@@ -127,8 +127,8 @@ describe('hostile input closes at most the offending channel', () => {
       s.on('error', () => {});
     });
     const a = await attacker(v.port);
-    for (let i = 0; i < 3; i++) a.sock.write(encodeFrame(controlFrame(FrameType.SYNC, 70000, 81, 0, 4096)));
-    for (let p = 70001; p < 70200; p++) a.sock.write(encodeFrame(controlFrame(FrameType.SYNC, p, 81, 0, 4096)));
+    for (let i = 0; i < 3; i++) a.sock.write(encodeFrame(controlFrame(FrameType.SYNC, 50000, 81, 0, 4096)));
+    for (let p = 50001; p < 50200; p++) a.sock.write(encodeFrame(controlFrame(FrameType.SYNC, p, 81, 0, 4096)));
     await within(
       (async () => {
         while (a.frames.filter((f) => f.type === FrameType.RST && f.ack === ResetReason.LIMIT).length < 150) await new Promise((r) => setTimeout(r, 2));
@@ -136,7 +136,7 @@ describe('hostile input closes at most the offending channel', () => {
       5000,
       'RST LIMIT for the flood',
     );
-    expect(a.frames.filter((f) => f.type === FrameType.SYNC_ACK && f.dst === 70000)).toHaveLength(3);
+    expect(a.frames.filter((f) => f.type === FrameType.SYNC_ACK && f.dst === 50000)).toHaveLength(3);
     expect(accepted).toBe(50);
     await stillWorks(v.good); // another peer, its own budget
   });
@@ -179,7 +179,7 @@ describe('hostile input closes at most the offending channel', () => {
     const frameArb = fc.record({
       type: fc.integer({ min: 0, max: 12 }),
       flags: fc.integer({ min: 0, max: 0x1f }),
-      src: fc.oneof(fc.constant(70000), fc.integer({ min: 0, max: 0xffffffff })),
+      src: fc.oneof(fc.constant(50000), fc.integer({ min: 0, max: 0xffffffff })),
       dst: fc.oneof(fc.constant(80), fc.integer({ min: 0, max: 0xffffffff })),
       seq: fc.integer({ min: 0, max: 0xffffffff }),
       ack: fc.integer({ min: 0, max: 0xffffffff }),
@@ -230,10 +230,10 @@ describe('limits', () => {
   it('out-of-order bytes beyond a socket\'s window (overlapping segments) reset that socket with NETCHANNEL_ERR_PROTOCOL', async () => {
     const v = await victim({ window: 64 * 1024, scheduler: { holExpansion: 0 } });
     const a = await attacker(v.port);
-    const sock = await rawSocket(v, a, 70001);
+    const sock = await rawSocket(v, a, 50001);
     const err = event<[Error & { code: string }]>(sock, 'error');
     // Withhold byte 0, then send overlapping segments that each fit the window but add up beyond it.
-    for (let off = 1; off < 8; off++) a.sock.write(data(70001, 91, off * 1000, 60 * 1024 - off * 1000));
+    for (let off = 1; off < 8; off++) a.sock.write(data(50001, 91, off * 1000, 60 * 1024 - off * 1000));
     expect((await err)[0].code).toBe('NETCHANNEL_ERR_PROTOCOL');
     await stillWorks(v.good);
   });
@@ -241,15 +241,15 @@ describe('limits', () => {
   it('out-of-order bytes beyond maxReorderBytesPerPeer reset the socket that exceeded it with RST LIMIT', async () => {
     const v = await victim({ maxReorderBytesPerPeer: 100 * 1024 });
     const a = await attacker(v.port);
-    const first = await rawSocket(v, a, 70002);
-    const second = await rawSocket(v, a, 70003);
+    const first = await rawSocket(v, a, 50002);
+    const second = await rawSocket(v, a, 50003);
     const err = event<[Error & { code: string }]>(second, 'error');
-    a.sock.write(data(70002, 92, 1, 60 * 1024)); // held: byte 0 is missing
-    a.sock.write(data(70003, 93, 1, 60 * 1024)); // the peer's total would pass 100 KiB
+    a.sock.write(data(50002, 92, 1, 60 * 1024)); // held: byte 0 is missing
+    a.sock.write(data(50003, 93, 1, 60 * 1024)); // the peer's total would pass 100 KiB
     expect((await err)[0].code).toBe('NETCHANNEL_ERR_LIMIT');
     await within(
       (async () => {
-        while (!a.frames.some((f) => f.type === FrameType.RST && f.ack === ResetReason.LIMIT && f.dst === 70003)) await new Promise((r) => setTimeout(r, 2));
+        while (!a.frames.some((f) => f.type === FrameType.RST && f.ack === ResetReason.LIMIT && f.dst === 50003)) await new Promise((r) => setTimeout(r, 2));
       })(),
       5000,
       'RST LIMIT',
@@ -261,7 +261,7 @@ describe('limits', () => {
   it('idleTimeout destroys a virtual socket without traffic with NETCHANNEL_ERR_TIMEOUT; active sockets stay', async () => {
     const v = await victim({ idleTimeout: 150 });
     const a = await attacker(v.port);
-    const idle = await rawSocket(v, a, 70004);
+    const idle = await rawSocket(v, a, 50004);
     const t0 = performance.now();
     const keepBusy = setInterval(() => v.good.write('.'), 30); // traffic keeps this one alive
     try {

@@ -73,7 +73,7 @@ describe('stack end to end', () => {
       await expect(s.listen(70000)).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_INVALID_ARG' });
       const l = await s.listen(90);
       await expect(s.listen(90)).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_PORT_IN_USE' });
-      await l.close();
+      await l.closeAsync();
       await s.listen(90); // freed by close
     } finally {
       await s.close();

@@ -18,10 +18,11 @@ import { Subject, type Observable } from 'rxjs';
 import { serveMetrics, withDefaultMetrics, type MetricsServer, type ServeMetricsOptions } from '../metrics/serve.js';
 import { StackMetrics } from '../metrics/stack-metrics.js';
 import { rpcConnect, rpcListen, type RequestHandler, type RpcClient, type RpcConnectOptions, type RpcListenOptions, type RpcServer } from '../rpc/index.js';
-import { PeerSession, type SessionContext } from '../vns/peer-session.js';
+import { PeerSession, socketInit, type SessionContext } from '../vns/peer-session.js';
 import type { PortAllocator } from '../vns/port-allocator.js';
+import { ipEndpoint } from '../vns/socket-address.js';
 import { VirtualServer } from '../vns/virtual-server.js';
-import type { VirtualSocket } from '../vns/virtual-socket.js';
+import { VirtualSocket } from '../vns/virtual-socket.js';
 import { attachDiagnostics } from './diagnostics.js';
 import type { ResolvedStackOptions } from './options.js';
 import type { CopyPool, WorkerRuntime } from '../workers/index.js';
@@ -29,13 +30,9 @@ import { Admission } from './admission.js';
 import { Dialer } from './dialer.js';
 import { drainSessions } from './shutdown.js';
 import type { ConnectOptions, ListenOptions } from './socket-options.js';
+import { abortError, checkConnectPort, guardOpen, resolveConnectOptions, resolveListenOptions, type ResolvedConnectOptions } from './connect-options.js';
 
 export type { ConnectOptions, ListenOptions } from './socket-options.js';
-
-function checkClass(where: string, value: unknown): AppClass | undefined {
-  if (value === undefined || value === 'latency' || value === 'throughput') return value;
-  throw new InvalidArgumentError(`${where}.appClass must be 'latency' or 'throughput', got ${JSON.stringify(value)}`);
-}
 
 /** One NetChannel endpoint; made by {@link createStack}. */
 export class Stack {
@@ -46,6 +43,8 @@ export class Stack {
   private readonly listeners: ChannelListener[] = [];
   private readonly servers = new Map<number, VirtualServer>();
   private readonly sessions = new Map<string, PeerSession>();
+  /** Sockets between `connect` and their session's SYNC (dialing the peer). */
+  private readonly dialingSockets = new Set<VirtualSocket>();
   private readonly dialer: Dialer;
   private readonly admission: Admission;
   private readonly ctx: SessionContext;
@@ -192,34 +191,92 @@ export class Stack {
     }
   }
 
-  /** Listens on virtual port `port` (1–65535, or 0 for any free one). */
-  async listen(port: number, options: ListenOptions = {}): Promise<VirtualServer> {
+  /**
+   * Listens on virtual port `port` (1–49151, or 0 for any free one). An aborted
+   * `options.signal` closes the server (rejects with an `AbortError` if already aborted).
+   */
+  async listen(port: number, options?: ListenOptions): Promise<VirtualServer> {
     this.assertOpen('listen');
-    const appClass = checkClass('listen options', options?.appClass);
+    const { appClass, signal } = resolveListenOptions(options);
+    if (signal?.aborted) throw abortError(signal, `listen on virtual port ${port}`);
     const bound = this.ctx.ports.listen(port);
-    const server = new VirtualServer(bound, appClass, this.hostId, (s) => {
+    const ip = this.addresses.map((a) => ipEndpoint(a)).find((e) => e !== undefined);
+    const server = new VirtualServer(bound, appClass, ip, (s) => {
       this.servers.delete(s.port);
       this.ctx.ports.unlisten(s.port);
     });
     this.servers.set(bound, server);
+    if (signal) {
+      const onAbort = (): void => void server.closeAsync();
+      signal.addEventListener('abort', onAbort, { once: true });
+      server.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
     return server;
   }
 
   /**
-   * Opens a virtual socket to `port` at the stack listening on `addresses`. The first
-   * connect to an address dials the configured channels; later ones reuse them. Given
-   * several addresses of the same peer (multipath), the channels are spread over them
-   * by the path manager; each must reach the same host id.
+   * Opens a virtual socket to `port` at the stack listening on `address`; resolves once
+   * it is connected. The promise form of {@link createConnection}. The first connect to
+   * an address dials the configured channels; later ones reuse them. Given several
+   * addresses of the same peer (multipath), the channels are spread over them by the
+   * path manager; each must reach the same host id.
    * @throws AddressError before dialing when an address or scheme is bad.
    * @throws ChannelError `NETCHANNEL_ERR_HANDSHAKE` naming the address when the addresses reach different hosts.
    * @throws SocketError `NETCHANNEL_ERR_CONNECTION_REFUSED` when nobody listens on `port`.
    */
-  async connect(addresses: string | readonly string[], port: number, options: ConnectOptions = {}): Promise<VirtualSocket> {
+  async connect(address: string | readonly string[], port: number, options?: ConnectOptions): Promise<VirtualSocket> {
+    const sock = this.createConnection(address, port, options);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        sock.off('connect', onConnect);
+        reject(err);
+      };
+      const onConnect = (): void => {
+        sock.off('error', onError);
+        resolve();
+      };
+      sock.once('connect', onConnect);
+      sock.once('error', onError);
+    });
+    return sock;
+  }
+
+  /**
+   * Like `net.createConnection`: returns a socket at once, connecting (`pending`,
+   * `connecting`) until it emits `'connect'` and `'ready'`, or `'error'` then `'close'`.
+   * `connectListener` is added as a `'connect'` listener.
+   * @throws InvalidArgumentError / AddressError for bad arguments (before any I/O).
+   */
+  createConnection(address: string | readonly string[], port: number, options?: ConnectOptions, connectListener?: () => void): VirtualSocket {
+    const o = resolveConnectOptions(options);
+    const sock = this.createSocketFor(address, o);
+    checkConnectPort(port);
+    if (connectListener) sock.once('connect', connectListener);
+    this.openSocket(sock, address, port, o);
+    return sock;
+  }
+
+  /**
+   * Like `new net.Socket()`: an unconnected socket to the stack at `address`, opened by
+   * its `connect(port[, host][, listener])` (the `host` argument is ignored), so a
+   * library that takes a socket factory (e.g. pg's `stream` option) can use it.
+   * @throws InvalidArgumentError / AddressError for bad arguments.
+   */
+  createSocket(address: string | readonly string[], options?: ConnectOptions): VirtualSocket {
+    const o = resolveConnectOptions(options);
+    const sock = this.createSocketFor(address, o);
+    sock.setOpener((port) => this.openSocket(sock, address, checkConnectPort(port), o));
+    return sock;
+  }
+
+  private createSocketFor(address: string | readonly string[], o: ResolvedConnectOptions): VirtualSocket {
     this.assertOpen('connect');
-    const appClass = checkClass('connect options', options?.appClass) ?? 'throughput';
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 0xffff) {
-      throw new InvalidArgumentError(`virtual port must be an integer 1-65535, got ${JSON.stringify(port)}`);
-    }
+    this.addressList(address);
+    return new VirtualSocket(socketInit(this.ctx.socketDefaults, o.appClass));
+  }
+
+  /** One address or 1-16 distinct ones, each valid for a registered driver. */
+  private addressList(addresses: string | readonly string[]): readonly string[] {
     const list = typeof addresses === 'string' ? [addresses] : addresses;
     if (!Array.isArray(list) || list.length === 0 || list.length > 16 || new Set(list).size !== list.length) {
       throw new InvalidArgumentError(`addresses must be an address string or an array of 1-16 distinct address strings, got ${JSON.stringify(addresses)}`);
@@ -228,11 +285,29 @@ export class Stack {
       if (typeof address !== 'string') throw new InvalidArgumentError(`addresses must be strings, got ${JSON.stringify(address)}`);
       this.driverFor(address).validate(address);
     }
-    const session = await this.dialer.sessionTo(list).catch((err: Error & { code?: string }) => {
-      this.events.next({ type: 'socket-refused', at: Date.now(), peer: '', appClass, remotePort: port, code: err.code ?? 'UNKNOWN' });
-      throw err;
-    });
-    return session.open(port, appClass);
+    return list;
+  }
+
+  /** The one open path of every connect form: guard, dial (or reuse) the peer, SYNC. */
+  private openSocket(sock: VirtualSocket, address: string | readonly string[], port: number, o: ResolvedConnectOptions): void {
+    this.assertOpen('connect');
+    const list = this.addressList(address);
+    sock.markConnecting();
+    guardOpen(sock, o.timeout ?? this.options.connectTimeout, o.signal, `connect to virtual port ${port} at ${list.join(', ')}`);
+    if (o.signal?.aborted) return; // nothing goes out; the guard destroys it on the next tick
+    this.dialingSockets.add(sock);
+    sock.once('close', () => this.dialingSockets.delete(sock));
+    this.dialer.sessionTo(list).then(
+      (session) => {
+        this.dialingSockets.delete(sock);
+        session.open(sock, port);
+      },
+      (err: Error & { code?: string }) => {
+        // No session, so no session event: the stack reports the refused connect itself.
+        this.events.next({ type: 'socket-refused', at: Date.now(), peer: '', appClass: o.appClass, remotePort: port, code: err.code ?? 'UNKNOWN' });
+        sock.destroy(err);
+      },
+    );
   }
 
   /**
@@ -245,12 +320,18 @@ export class Stack {
     return this.closing;
   }
 
+  /** Graceful close for `await using`: same as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Immediate close: every socket and channel is aborted. Idempotent. */
   destroy(err?: Error): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.controller.stop();
-    for (const s of this.servers.values()) void s.close();
+    for (const s of this.servers.values()) void s.closeAsync();
+    for (const s of [...this.dialingSockets]) s.destroy(err ?? new NetChannelError(ErrorCode.CLOSED, `stack ${this.hostId} closed while connecting`));
     for (const l of this.listeners) void l.close();
     this.admission.destroy(err);
     for (const session of this.sessions.values()) {
@@ -273,7 +354,7 @@ export class Stack {
   private async shutdown(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    await Promise.all([...this.servers.values()].map((s) => void s.close()));
+    await Promise.all([...this.servers.values()].map((s) => void s.closeAsync()));
     await Promise.all(this.listeners.map((l) => l.close()));
     await Promise.allSettled(this.dialer.pending());
     await drainSessions([...this.sessions.values()], this.options.closeTimeout);

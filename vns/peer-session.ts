@@ -8,15 +8,15 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCode, SocketError, type NetChannelError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
-import { controlFrame, FrameFlag, FrameType, MAX_LISTEN_PORT, ResetReason, type Frame } from '../netdriver/frame.js';
+import { controlFrame, FrameFlag, FrameType, MAX_LISTEN_PORT, MAX_PORT, ResetReason, type Frame } from '../netdriver/frame.js';
 import { NetDevice, type DeviceChannel, type FrameSink, type RxScheduler } from '../netdriver/net-device.js';
 import type { ControlledPeer } from '../netscheduler/control-loop.js';
 import type { EventSink } from '../events/index.js';
 import { ChannelRouter, type RouterContext } from './channel-router.js';
-import type { PortAllocator } from './port-allocator.js';
+import { EphemeralPorts, isEphemeralPort, type PortAllocator } from './port-allocator.js';
 import type { LinkedSocket, SocketLink } from './socket-link.js';
 import type { VirtualServer } from './virtual-server.js';
-import { VirtualSocket } from './virtual-socket.js';
+import { VirtualSocket, type VirtualSocketInit } from './virtual-socket.js';
 
 /** Socket settings a session applies to every socket it makes. */
 export interface SessionSocketDefaults {
@@ -63,9 +63,23 @@ export interface PeerSessionEvents {
   down: [Error | undefined];
 }
 
-/** Connection-table key: the ephemeral end of a connection identifies it within a peer. */
+/**
+ * Connection-table key: the ephemeral end of a connection identifies it within a peer.
+ * Ephemeral ports (49152–65535) never overlap listening ports (1–49151), so a port
+ * above MAX_LISTEN_PORT is our own ephemeral end; otherwise the peer's is.
+ */
 function keyOf(localPort: number, remotePort: number): number {
   return localPort > MAX_LISTEN_PORT ? localPort : -remotePort;
+}
+
+/** True when both ports of a frame lie in 1–65535 (the u32 wire fields may carry more). */
+function portsInRange(f: Frame): boolean {
+  return f.src >= 1 && f.src <= MAX_PORT && f.dst >= 1 && f.dst <= MAX_PORT;
+}
+
+/** Construction settings of a socket of class `appClass` (not bound to a session yet). */
+export function socketInit(d: SessionSocketDefaults, appClass: AppClass): VirtualSocketInit {
+  return { appClass, window: d.window, maxSegment: d.maxSegment, allowHalfOpen: d.allowHalfOpen, holExpansion: d.holExpansion, zeroCopy: d.zeroCopy };
 }
 
 /** All virtual sockets between this stack and one peer host. */
@@ -116,6 +130,8 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     return this.dialAddress !== undefined;
   }
   private readonly lingerers = new Map<LinkedSocket, NodeJS.Timeout>();
+  /** Ephemeral ports of the sockets this stack opened to the peer. */
+  private readonly ephemeral = new EphemeralPorts();
   private reconnectTimer: NodeJS.Timeout | null = null;
   private dead = false;
 
@@ -176,38 +192,43 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     return this.dead;
   }
 
-  /** Opens a virtual socket to `port` on the peer; resolves once SYNC_ACK arrives. */
-  open(port: number, appClass: AppClass): Promise<VirtualSocket> {
-    if (this.dead) return Promise.reject(new SocketError(ErrorCode.PEER_UNREACHABLE, `peer ${this.remoteAddress} is unreachable`));
-    if (this.sockets.size >= this.ctx.maxSockets) {
-      return Promise.reject(new SocketError(ErrorCode.LIMIT, `${this.sockets.size} virtual sockets to ${this.remoteAddress} already open (maxSocketsPerPeer ${this.ctx.maxSockets})`));
+  /**
+   * Opens `sock` (made by the stack, not yet bound) to `port` on the peer: binds it to
+   * a fresh ephemeral port and sends the SYNC. The socket emits `'connect'` on
+   * SYNC_ACK, or is destroyed with the error (refused, limit, peer down).
+   */
+  open(sock: VirtualSocket, port: number): void {
+    if (sock.destroyed) return;
+    let err: SocketError | undefined;
+    if (this.dead) err = new SocketError(ErrorCode.PEER_UNREACHABLE, `peer ${this.remoteAddress} is unreachable`);
+    else if (this.sockets.size >= this.ctx.maxSockets) {
+      err = new SocketError(ErrorCode.LIMIT, `${this.sockets.size} virtual sockets to ${this.remoteAddress} already open (maxSocketsPerPeer ${this.ctx.maxSockets})`);
     }
-    const sock = this.createSocket(appClass, this.ctx.ports.ephemeralPort(), port, undefined);
-    const timeoutMs = this.ctx.socketDefaults.connectTimeout;
+    let localPort = 0;
+    try {
+      if (!err) localPort = this.ephemeral.take(this.remoteAddress);
+    } catch (e) {
+      err = e as SocketError;
+    }
+    if (err) {
+      sock.destroy(err);
+      return;
+    }
+    this.bindSocket(sock, localPort, port);
+    const dc = this.device.channelsOf(sock.appClass)[0] ?? this.device.channels[0];
+    if (dc) sock.bindEndpoints(dc.channel);
     const started = performance.now();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        sock.destroy(new SocketError(ErrorCode.TIMEOUT, `connect to virtual port ${port} at ${this.remoteAddress} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const settle = (): void => {
-        clearTimeout(timer);
-        sock.off('connect', onConnect);
-        sock.off('error', onError);
-      };
-      const onConnect = (): void => {
-        settle();
-        this.publishOpened(sock, 'connect', performance.now() - started);
-        resolve(sock);
-      };
-      const onError = (err: Error & { code?: string }): void => {
-        settle();
-        this.ctx.emit({ type: 'socket-refused', at: Date.now(), peer: this.remoteHostId, appClass, remotePort: port, code: err.code ?? 'UNKNOWN' });
-        reject(err);
-      };
-      sock.once('connect', onConnect);
-      sock.once('error', onError);
-      this.control(sock, sock.syncFrame());
-    });
+    const onConnect = (): void => {
+      sock.off('error', onError);
+      this.publishOpened(sock, 'connect', performance.now() - started);
+    };
+    const onError = (e: Error & { code?: string }): void => {
+      sock.off('connect', onConnect);
+      this.ctx.emit({ type: 'socket-refused', at: Date.now(), peer: this.remoteHostId, appClass: sock.appClass, remotePort: port, code: e.code ?? 'UNKNOWN' });
+    };
+    sock.once('connect', onConnect);
+    sock.once('error', onError);
+    this.control(sock, sock.syncFrame());
   }
 
   /** Control tick: lets every socket check for head-of-line blocking. */
@@ -237,7 +258,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   detach(sock: LinkedSocket): void {
     const key = keyOf(sock.localPort, sock.remotePort);
     if (this.sockets.get(key) === sock) this.sockets.delete(key);
-    if (sock.localPort > MAX_LISTEN_PORT) this.ctx.ports.release(sock.localPort);
+    if (isEphemeralPort(sock.localPort)) this.ephemeral.release(sock.localPort);
     this.router.forget(sock);
     const t = this.lingerers.get(sock);
     if (t) {
@@ -269,19 +290,27 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
 
   /** FrameSink: one frame from the device (after the receive scheduler). */
   onFrame(f: Frame, from: DeviceChannel): void {
+    if (!portsInRange(f)) {
+      // Ports outside 1–65535 name no connection: a protocol error of the peer.
+      if (f.type === FrameType.DATA || f.type === FrameType.SYNC) this.reset(from.appClass, f, ResetReason.PROTOCOL);
+      return;
+    }
     const sock = this.sockets.get(keyOf(f.dst, f.src));
     if (sock !== undefined) {
+      if (f.type === FrameType.SYNC_ACK && sock.connecting) sock.bindEndpoints(from.channel);
       if (f.type !== FrameType.SYNC) sock.onFrame(f);
-      else if (f.dst <= MAX_LISTEN_PORT && !sock.destroyed) this.control(sock, sock.synAckFrame()); // SYNC_ACK may have been lost
+      else if (f.dst <= MAX_LISTEN_PORT && !sock.destroyed) this.control(sock, sock.syncFrame(FrameType.SYNC_ACK)); // SYNC_ACK may have been lost
       return;
     }
     if (f.type === FrameType.SYNC) this.onSync(f, from);
-    else if (f.type === FrameType.DATA) this.reset(from.appClass, f, ResetReason.UNKNOWN);
+    // A FIN for a connection we already forgot is answered like DATA: the peer takes
+    // RST UNKNOWN after a clean close (both FINs) as "closed", otherwise as a reset.
+    else if (f.type === FrameType.DATA || f.type === FrameType.FIN) this.reset(from.appClass, f, ResetReason.UNKNOWN);
   }
 
   private onSync(f: Frame, from: DeviceChannel): void {
     const requested: AppClass = (f.flags & FrameFlag.LATENCY) !== 0 ? 'latency' : 'throughput';
-    if (f.src <= MAX_LISTEN_PORT || f.dst > MAX_LISTEN_PORT) {
+    if (!isEphemeralPort(f.src) || f.dst > MAX_LISTEN_PORT) {
       this.reset(requested, f, ResetReason.PROTOCOL);
       return;
     }
@@ -295,31 +324,27 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       return;
     }
     const sock = this.createSocket(server.appClass ?? requested, f.dst, f.src, f.ack);
-    this.control(sock, sock.synAckFrame());
+    sock.bindEndpoints(from.channel);
+    this.control(sock, sock.syncFrame(FrameType.SYNC_ACK));
     this.publishOpened(sock, 'accept');
     server.accept(sock);
   }
 
-  private createSocket(appClass: AppClass, localPort: number, remotePort: number, peerGrant: number | undefined): VirtualSocket {
-    const d = this.ctx.socketDefaults;
-    const sock = new VirtualSocket({
-      link: this,
-      appClass,
-      localPort,
-      remotePort,
-      flowState: this.ctx.policies[appClass].createFlowState?.(localPort, remotePort),
-      window: d.window,
-      maxSegment: d.maxSegment,
-      allowHalfOpen: d.allowHalfOpen,
-      holExpansion: d.holExpansion,
-      zeroCopy: d.zeroCopy,
-      ...(peerGrant !== undefined && { peerGrant }),
-    });
-    if (d.idleTimeout > 0) {
-      sock.setTimeout(d.idleTimeout, () => sock.destroy(new SocketError(ErrorCode.TIMEOUT, `virtual socket ${localPort}->${remotePort} idle for ${d.idleTimeout} ms (idleTimeout)`)));
+  /** An accepted socket, established with the peer's initial grant. */
+  private createSocket(appClass: AppClass, localPort: number, remotePort: number, peerGrant: number): VirtualSocket {
+    const sock = new VirtualSocket({ ...socketInit(this.ctx.socketDefaults, appClass), peerGrant });
+    this.bindSocket(sock, localPort, remotePort);
+    return sock;
+  }
+
+  /** Binds `sock` to this session and ports, and enters it in the connection table. */
+  private bindSocket(sock: VirtualSocket, localPort: number, remotePort: number): void {
+    sock.bind({ link: this, localPort, remotePort, flowState: this.ctx.policies[sock.appClass].createFlowState?.(localPort, remotePort) });
+    const idle = this.ctx.socketDefaults.idleTimeout;
+    if (idle > 0) {
+      sock.setTimeout(idle, () => sock.destroy(new SocketError(ErrorCode.TIMEOUT, `virtual socket ${localPort}->${remotePort} idle for ${idle} ms (idleTimeout)`)));
     }
     this.sockets.set(keyOf(localPort, remotePort), sock);
-    return sock;
   }
 
   notify(sock: LinkedSocket, kind: 'hol-detected' | 'hol-resolved' | 'pinned' | 'shared', windowBytes: number): void {

@@ -1,30 +1,28 @@
 /**
- * Virtual port allocation of one stack. Listening ports are 1–65535 (like TCP);
- * connecting sockets get ephemeral ports above 65535, so a stack can hold far more
- * sockets than TCP's 16-bit port space allows.
+ * Virtual port allocation. Like TCP, every port fits 16 bits: listening ports are
+ * 1–49151 (one set per stack), and connecting sockets get ephemeral ports 49152–65535
+ * from one {@link EphemeralPorts} per peer session, so the two ranges never collide and
+ * a stack may hold up to 16,384 outgoing sockets to each peer host.
  * @packageDocumentation
  */
 import { ErrorCode, InvalidArgumentError, NetChannelError } from '../errors/index.js';
-import { MAX_LISTEN_PORT } from '../netdriver/frame.js';
+import { FIRST_EPHEMERAL_PORT, MAX_LISTEN_PORT, MAX_PORT } from '../netdriver/frame.js';
 
-const FIRST_EPHEMERAL = MAX_LISTEN_PORT + 1;
-const LAST_EPHEMERAL = 0xffffffff;
-/** First port tried when `listen(0)` asks for any free listening port. */
-const FIRST_DYNAMIC_LISTEN = 49152;
+/** First port tried when `listen(0)` asks for any free listening port (then 1 upward). */
+const FIRST_DYNAMIC_LISTEN = 32768;
 
-/** Allocates listening and ephemeral virtual ports. */
+/** Allocates a stack's listening virtual ports. */
 export class PortAllocator {
   private readonly listening = new Set<number>();
-  private readonly ephemeral = new Set<number>();
-  private nextEphemeral = FIRST_EPHEMERAL;
 
   /** Reserves listening port `port` (0 = any free one) and returns it. */
   listen(port: unknown): number {
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > MAX_LISTEN_PORT) {
-      throw new InvalidArgumentError(`virtual port must be an integer 0-${MAX_LISTEN_PORT}, got ${JSON.stringify(port)}`);
+      throw new InvalidArgumentError(`virtual listening port must be an integer 0-${MAX_LISTEN_PORT}, got ${JSON.stringify(port)}`);
     }
     if (port === 0) {
-      for (let p = FIRST_DYNAMIC_LISTEN; p <= MAX_LISTEN_PORT; p++) {
+      for (let i = 0; i < MAX_LISTEN_PORT; i++) {
+        const p = ((FIRST_DYNAMIC_LISTEN - 1 + i) % MAX_LISTEN_PORT) + 1;
         if (!this.listening.has(p)) return this.listen(p);
       }
       throw new NetChannelError(ErrorCode.LIMIT, 'no free virtual listening port left');
@@ -38,22 +36,42 @@ export class PortAllocator {
   unlisten(port: number): void {
     this.listening.delete(port);
   }
+}
 
-  /** Returns a free ephemeral port (> 65535) and marks it used. */
-  ephemeralPort(): number {
-    for (let tries = 0; tries < 1_000_000; tries++) {
-      const p = this.nextEphemeral;
-      this.nextEphemeral = p === LAST_EPHEMERAL ? FIRST_EPHEMERAL : p + 1;
-      if (!this.ephemeral.has(p)) {
-        this.ephemeral.add(p);
+/** True for a port connecting sockets use (49152–65535). */
+export function isEphemeralPort(port: number): boolean {
+  return port >= FIRST_EPHEMERAL_PORT && port <= MAX_PORT;
+}
+
+/**
+ * Ephemeral ports of the sockets one stack opens to one peer host: handed out in
+ * increasing order, wrapping around, skipping ports still in use (a lingering socket
+ * keeps its port until it is detached).
+ */
+export class EphemeralPorts {
+  private readonly used = new Set<number>();
+  private next = FIRST_EPHEMERAL_PORT;
+
+  /** Returns a free ephemeral port and marks it used. */
+  take(peer: string): number {
+    for (let tries = 0; tries <= MAX_PORT - FIRST_EPHEMERAL_PORT; tries++) {
+      const p = this.next;
+      this.next = p === MAX_PORT ? FIRST_EPHEMERAL_PORT : p + 1;
+      if (!this.used.has(p)) {
+        this.used.add(p);
         return p;
       }
     }
-    throw new NetChannelError(ErrorCode.LIMIT, 'no free ephemeral virtual port found');
+    throw new NetChannelError(ErrorCode.LIMIT, `all ${MAX_PORT - FIRST_EPHEMERAL_PORT + 1} ephemeral virtual ports to ${peer} are in use`);
   }
 
   /** Frees an ephemeral port. */
   release(port: number): void {
-    this.ephemeral.delete(port);
+    this.used.delete(port);
+  }
+
+  /** Ports in use. */
+  get size(): number {
+    return this.used.size;
   }
 }

@@ -52,19 +52,73 @@ describe('virtual-socket protocol at the receiver', () => {
     const accepted = event<[VirtualSocket]>(server, 'connection');
     const ch = await rawChannel(network, stack.addresses[0]!);
     const synAck = nextFrame(ch, (f) => f.type === FrameType.SYNC_ACK);
-    ch.enqueue(controlFrame(FrameType.SYNC, 70000, 80, 0, 1 << 20));
+    ch.enqueue(controlFrame(FrameType.SYNC, 50000, 80, 0, 1 << 20));
     expect((await synAck).ack).toBe(4096); // the stack grants its window
     const [sock] = await accepted;
     const err = event<[Error & { code: string }]>(sock, 'error');
     const rst = nextFrame(ch, (f) => f.type === FrameType.RST);
-    ch.enqueue({ type: FrameType.DATA, flags: 0, src: 70000, dst: 80, seq: 0, ack: 0, payload: Buffer.alloc(5000) });
+    ch.enqueue({ type: FrameType.DATA, flags: 0, src: 50000, dst: 80, seq: 0, ack: 0, payload: Buffer.alloc(5000) });
     expect((await rst).ack).toBe(ResetReason.PROTOCOL);
     expect((await err)[0].code).toBe('NETCHANNEL_ERR_PROTOCOL');
     expect(ch.destroyed).toBe(false);
     // Data for a port nobody has is answered with RST, not a crash.
-    const rst2 = nextFrame(ch, (f) => f.type === FrameType.RST && f.dst === 70001);
-    ch.enqueue({ type: FrameType.DATA, flags: 0, src: 70001, dst: 80, seq: 0, ack: 0, payload: Buffer.alloc(10) });
+    const rst2 = nextFrame(ch, (f) => f.type === FrameType.RST && f.dst === 50001);
+    ch.enqueue({ type: FrameType.DATA, flags: 0, src: 50001, dst: 80, seq: 0, ack: 0, payload: Buffer.alloc(10) });
     expect((await rst2).ack).toBe(ResetReason.UNKNOWN);
+    ch.destroy();
+  });
+
+  it('ports: SYNC must come from 49152-65535 to 1-49151; ports outside 1-65535 are a protocol error', async () => {
+    const network = new MemoryNetwork();
+    stack = await createStack({ transports: [memory({ network })], listen: ['memory://ports'] });
+    const server = await stack.listen(80);
+    let accepted = 0;
+    server.on('connection', () => accepted++);
+    const ch = await rawChannel(network, stack.addresses[0]!);
+    const cases: Array<[number, number]> = [
+      [70000, 80], // src above 65535
+      [1000, 80], // src not ephemeral
+      [50000, 49152], // dst not a listening port
+      [50000, 0x10050], // dst above 65535
+    ];
+    for (const [src, dst] of cases) {
+      const rst = nextFrame(ch, (f) => f.type === FrameType.RST && f.dst === src);
+      ch.enqueue(controlFrame(FrameType.SYNC, src, dst, 0, 4096));
+      expect((await rst).ack).toBe(ResetReason.PROTOCOL);
+    }
+    const rstData = nextFrame(ch, (f) => f.type === FrameType.RST && f.dst === 0x20000);
+    ch.enqueue({ type: FrameType.DATA, flags: 0, src: 0x20000, dst: 80, seq: 0, ack: 0, payload: Buffer.alloc(3) });
+    expect((await rstData).ack).toBe(ResetReason.PROTOCOL);
+    const ok = nextFrame(ch, (f) => f.type === FrameType.SYNC_ACK && f.dst === 65535);
+    ch.enqueue(controlFrame(FrameType.SYNC, 65535, 80, 0, 4096));
+    await ok;
+    expect(accepted).toBe(1);
+    ch.destroy();
+  });
+
+  it('a destroyed socket acknowledges the peer FIN when nothing was lost, and answers later data with RST', async () => {
+    const network = new MemoryNetwork();
+    stack = await createStack({ transports: [memory({ network })], listen: ['memory://linger'] });
+    const server = await stack.listen(80);
+    const accepted = event<[VirtualSocket]>(server, 'connection');
+    const ch = await rawChannel(network, stack.addresses[0]!);
+    ch.enqueue(controlFrame(FrameType.SYNC, 50000, 80, 0, 1 << 20));
+    const [sock] = await accepted;
+    sock.write('x');
+    // Graceful destroy: a FIN after the data, no RST.
+    const fin = nextFrame(ch, (f) => f.type === FrameType.FIN || f.type === FrameType.RST);
+    sock.destroy();
+    const f1 = await fin;
+    expect(f1.type).toBe(FrameType.FIN);
+    expect(f1.seq).toBe(1);
+    // The peer's FIN (nothing sent before it) is acknowledged with FIN_SEEN…
+    const seen = nextFrame(ch, (f) => f.type === FrameType.CREDIT);
+    ch.enqueue(controlFrame(FrameType.FIN, 50000, 80, 0));
+    expect((await seen).flags & 0x08).toBe(0x08);
+    // …but data sent after our close is discarded and answered with RST.
+    const rst = nextFrame(ch, (f) => f.type === FrameType.RST);
+    ch.enqueue({ type: FrameType.DATA, flags: 0, src: 50000, dst: 80, seq: 0, ack: 0, payload: Buffer.from('late') });
+    expect((await rst).ack).toBe(ResetReason.RESET);
     ch.destroy();
   });
 

@@ -41,6 +41,14 @@ export interface SocketLink {
   closed(sock: LinkedSocket, err: Error | null): void;
 }
 
+/** Where an opened socket is bound: its peer session and ports (internal). */
+export interface SocketBinding {
+  link: SocketLink;
+  localPort: number;
+  remotePort: number;
+  flowState: unknown;
+}
+
 /** What the link sees of a socket. */
 export interface LinkedSocket {
   /** Class of the socket. */
@@ -72,3 +80,18 @@ export interface LinkedSocket {
   /** Retries transmission (called when a channel became writable). */
   pump(): void;
 }
+
+/** The link of a socket not yet bound to a peer session: it sends nothing. */
+export const UNBOUND_LINK: SocketLink = {
+  remoteAddress: '',
+  remoteHostId: '',
+  localHostId: '',
+  sendData: () => false,
+  resendData: () => -1,
+  control: () => {},
+  detach: () => {},
+  linger: () => {},
+  reserveReorder: () => false,
+  notify: () => {},
+  closed: () => {},
+};

@@ -146,6 +146,26 @@ export class SocketReceiver {
     return 'hol-resolved';
   }
 
+  /** True while out-of-order data is held (not delivered yet). */
+  get holdsData(): boolean {
+    return this.reorder.size > 0;
+  }
+
+  /**
+   * A DATA or FIN frame after the socket was destroyed. Like a kernel after close():
+   * new data is discarded, so the answer is an RST (`'reset'`); the peer's FIN when
+   * nothing was lost is acknowledged (`'ack'`, FIN_SEEN sent); duplicates are ignored.
+   */
+  afterClose(f: Frame): 'ack' | 'reset' | 'ignore' {
+    if (f.type === FrameType.FIN) {
+      if (f.seq !== this.rcvNxt) return 'reset';
+      this.sendFinSeen();
+      return 'ack';
+    }
+    if (f.type !== FrameType.DATA) return 'ignore';
+    return seqDiff(seqAdd(f.seq, f.payload.length), this.rcvNxt) > 0 ? 'reset' : 'ignore';
+  }
+
   /** Drops out-of-order data and returns its reservation (the socket is closing). */
   clear(): void {
     this.releaseReorder(this.reorderReserved);

@@ -3,7 +3,9 @@
  * @packageDocumentation
  */
 import { EventEmitter } from 'node:events';
+import { ErrorCode, NetChannelError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
+import type { IpEndpoint, SocketAddressInfo } from './socket-address.js';
 import type { VirtualSocket } from './virtual-socket.js';
 
 /** Events of a {@link VirtualServer}. */
@@ -28,7 +30,8 @@ export class VirtualServer extends EventEmitter<VirtualServerEvents> {
     readonly port: number,
     /** Class forced on accepted sockets; undefined keeps the class the connector asked for. */
     readonly appClass: AppClass | undefined,
-    private readonly hostId: string,
+    /** The stack's first IP listen address, for {@link address}. */
+    private readonly endpoint: IpEndpoint | undefined,
     private readonly onStop: (server: VirtualServer) => void,
   ) {
     super();
@@ -39,9 +42,14 @@ export class VirtualServer extends EventEmitter<VirtualServerEvents> {
     return this.accepting;
   }
 
-  /** `{ address, port, family }`, like net.Server#address(). */
-  address(): { address: string; port: number; family: string } {
-    return { address: this.hostId, port: this.port, family: 'netchannel' };
+  /**
+   * `{ address, family, port }` like net.Server#address(), null once closed. `port` is
+   * the virtual port; `address`/`family` are those of the stack's first IP listen
+   * address, or `''` when it has none (a `unix://`/`memory://` or dial-only stack).
+   */
+  address(): SocketAddressInfo | null {
+    if (!this.accepting) return null;
+    return { address: this.endpoint?.address ?? '', family: this.endpoint?.family ?? '', port: this.port };
   }
 
   /** Number of open accepted sockets, node-style callback (net.Server compatibility). */
@@ -51,10 +59,26 @@ export class VirtualServer extends EventEmitter<VirtualServerEvents> {
   }
 
   /**
-   * Stops accepting new sockets (new SYNCs are refused). Resolves, and emits `'close'`,
-   * once every accepted socket has closed — as `net.Server#close`. Idempotent.
+   * Stops accepting new sockets (new SYNCs are refused); emits `'close'` once every
+   * accepted socket has closed, as net.Server#close. `callback` runs on `'close'`, or
+   * gets an error with code `ERR_SERVER_NOT_RUNNING` when the server is not listening
+   * (as net's). For a promise, use {@link closeAsync}.
    */
-  close(callback?: (err?: Error) => void): Promise<void> {
+  close(callback?: (err?: Error) => void): this {
+    if (!this.accepting) {
+      if (callback) process.nextTick(callback, new NetChannelError(ErrorCode.SERVER_NOT_RUNNING, `virtual server on port ${this.port} is not running`));
+      return this;
+    }
+    if (callback) this.once('close', () => callback());
+    void this.closeAsync();
+    return this;
+  }
+
+  /**
+   * Stops accepting; resolves once every accepted socket has closed (after `'close'`).
+   * Idempotent: later calls return the same promise.
+   */
+  closeAsync(): Promise<void> {
     if (!this.closing) {
       this.accepting = false;
       this.onStop(this);
@@ -67,8 +91,22 @@ export class VirtualServer extends EventEmitter<VirtualServerEvents> {
         else this.onDrained = done;
       });
     }
-    if (callback) this.closing.then(() => callback(), callback);
     return this.closing;
+  }
+
+  /** Graceful close for `await using`: same as {@link closeAsync}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAsync();
+  }
+
+  /** No-op, returns the server: a virtual server holds no handle of its own (the stack's channels do). */
+  ref(): this {
+    return this;
+  }
+
+  /** No-op, returns the server: a virtual server holds no handle of its own (the stack's channels do). */
+  unref(): this {
+    return this;
   }
 
   /** @internal Hands an accepted socket to the application. */

@@ -26,11 +26,16 @@ describe('VirtualSocket behaves like net.Socket', () => {
     expect(client.remotePort).toBe(443);
     expect(server.localPort).toBe(443);
     expect(server.remotePort).toBe(client.localPort);
-    expect(client.localPort).toBeGreaterThan(65535);
-    expect(client.remoteAddress).toBe(pair.address);
+    // Ephemeral ports are 16-bit, like TCP's (49152–65535), and never listening ports.
+    expect(client.localPort).toBeGreaterThanOrEqual(49152);
+    expect(client.localPort).toBeLessThanOrEqual(65535);
+    expect(client.remoteStackAddress).toBe(pair.address);
     expect(client.remoteHostId).toBe(pair.server.hostId);
     expect(server.remoteHostId).toBe(pair.client.hostId);
-    expect(client.address()).toMatchObject({ port: client.localPort, family: 'netchannel' });
+    // memory:// channels carry no IP: undefined and {} as net gives for Unix sockets.
+    expect(client.remoteAddress).toBeUndefined();
+    expect(client.localFamily).toBeUndefined();
+    expect(client.address()).toEqual({});
     expect(client.connecting).toBe(false);
     expect(client.readyState).toBe('open');
     expect(client.setNoDelay(true)).toBe(client);
@@ -78,15 +83,26 @@ describe('VirtualSocket behaves like net.Socket', () => {
     await within(readAll(client), 5000, 'client sees end');
   });
 
-  it('destroy() reaches the peer as an error with NETCHANNEL_ERR_CONNECTION_RESET, then close', async () => {
+  it('destroy() closes like net (peer: end, close(false)); resetAndDestroy() reaches the peer as NETCHANNEL_ERR_CONNECTION_RESET', async () => {
     pair = await stackPair('tcp', { channels: { throughput: 2, latency: 0 } });
     const { client, server } = await connected(pair);
-    const err = event<[Error & { code: string }]>(server, 'error');
+    const seen: string[] = [];
+    server.on('end', () => seen.push('end'));
+    server.on('error', (e: Error & { code: string }) => seen.push(`error ${e.code}`));
+    const closed = event<[boolean]>(server, 'close');
+    client.write('last words');
     client.destroy();
-    expect((await err)[0].code).toBe('NETCHANNEL_ERR_CONNECTION_RESET');
-    if (!server.closed) await event(server, 'close');
+    server.resume();
+    expect((await closed)[0]).toBe(false);
+    expect(seen).toEqual(['end']);
     expect(client.destroyed).toBe(true);
     client.destroy(); // idempotent
+    const reset = await connected(pair, 82);
+    const err = event<[Error & { code: string }]>(reset.server, 'error');
+    const resetClosed = new Promise<boolean>((resolve) => reset.server.once('close', resolve));
+    reset.client.resetAndDestroy();
+    expect((await err)[0].code).toBe('NETCHANNEL_ERR_CONNECTION_RESET');
+    expect(await within(resetClosed, 5000, 'close after reset')).toBe(true);
     // The channels keep serving other sockets.
     const again = await connected(pair, 81);
     again.client.end('still fine');

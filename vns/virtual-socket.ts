@@ -10,7 +10,9 @@ import { controlFrame, FrameFlag, FrameType, ResetReason, type Frame } from '../
 import { RetransmitQueue } from './retransmit-queue.js';
 import { SocketReceiver, type ReceiverHost } from './socket-receiver.js';
 import { seqAdd, seqDiff } from './seq.js';
-import type { LinkedSocket, SocketLink } from './socket-link.js';
+import { UNBOUND_LINK, type LinkedSocket, type SocketBinding, type SocketLink } from './socket-link.js';
+
+export type { SocketBinding } from './socket-link.js';
 import { SocketSurface } from './socket-surface.js';
 import { TxQueue } from './tx-queue.js';
 import { resetError } from './reset-error.js';
@@ -21,12 +23,8 @@ export const DEFAULT_WINDOW = 4 * 1024 * 1024;
 export const DEFAULT_MAX_SEGMENT = 64 * 1024;
 
 /** Construction parameters (internal: sockets are made by stacks). */
-export interface VirtualSocketInit {
-  link: SocketLink;
+export interface VirtualSocketInit extends Partial<SocketBinding> {
   appClass: AppClass;
-  localPort: number;
-  remotePort: number;
-  flowState: unknown;
   /** Receive window granted to the peer, in bytes. */
   window: number;
   /** Largest DATA payload sent. */
@@ -37,10 +35,7 @@ export interface VirtualSocketInit {
   peerGrant?: number;
   /** Extra receive window granted while the reader stalls (HoL), bytes. */
   holExpansion: number;
-  /**
-   * Retain the caller's Buffers (no copy) for retransmission: the caller must not
-   * modify a Buffer after writing it, even after the write callback.
-   */
+  /** Retain the caller's Buffers (no copy): the caller must not modify a written Buffer. */
   zeroCopy: boolean;
 }
 
@@ -49,18 +44,15 @@ function deferredGrant(sock: VirtualSocket): void {
   sock.runDeferredGrant();
 }
 
-type State = 'connecting' | 'open' | 'closed';
+/** `idle`: made by `createSocket`, `connect()` not called yet. */
+type State = 'idle' | 'connecting' | 'open' | 'closed';
 
 /** A virtual socket: one reliable byte stream between two stacks. */
 export class VirtualSocket extends SocketSurface implements LinkedSocket {
   /** Class of the socket (latency or throughput). */
   readonly appClass: AppClass;
-  /** Local virtual port. */
-  readonly localPort: number;
-  /** Remote virtual port. */
-  readonly remotePort: number;
   /** @internal Scheduler state. */
-  readonly flowState: unknown;
+  flowState: unknown;
   /**
    * @internal Set while the peer reports its reader stalled (HoL): the socket stays on
    * one channel — this channel id, or 0 until the session picks one. Null: not pinned.
@@ -69,7 +61,9 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   /** @internal The session published `socket-opened` for it. */
   announced = false;
 
-  private readonly link: SocketLink;
+  private link: SocketLink = UNBOUND_LINK;
+  private lport = 0;
+  private rport = 0;
   private readonly window: number;
   private readonly mss: number;
   private state: State;
@@ -100,45 +94,55 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     super({
       allowHalfOpen: init.allowHalfOpen,
       decodeStrings: true,
-      emitClose: true,
       autoDestroy: true,
       // Keeps the re-grant rule live: when _read runs the buffer is under window/4.
       readableHighWaterMark: Math.min(64 * 1024, init.window >>> 2),
     });
-    this.link = init.link;
     this.appClass = init.appClass;
-    this.localPort = init.localPort;
-    this.remotePort = init.remotePort;
-    this.flowState = init.flowState;
     this.window = init.window;
     this.mss = init.maxSegment;
     this.tx = new TxQueue(init.zeroCopy);
     this.rx = new SocketReceiver(this.receiverHost(), init.window, init.holExpansion);
-    if (init.peerGrant === undefined) {
-      this.state = 'connecting';
-    } else {
-      this.state = 'open';
-      this.sndGrant = init.peerGrant >>> 0;
-    }
+    this.state = init.peerGrant === undefined ? (init.link ? 'connecting' : 'idle') : 'open';
+    if (init.link) this.bind(init as SocketBinding);
+    if (init.peerGrant !== undefined) this.sndGrant = init.peerGrant >>> 0;
   }
 
-  // ---- net.Socket-like surface -------------------------------------------------
+  /** @internal Binds the socket to its peer session and ports (once). */
+  bind(b: SocketBinding): void {
+    this.link = b.link;
+    this.lport = b.localPort;
+    this.rport = b.remotePort;
+    this.flowState = b.flowState;
+  }
 
-  /** True until the handshake completes. */
+  /** @internal The stack started opening the socket (dialing, then SYNC). */
+  markConnecting(): void {
+    if (this.state === 'idle') this.state = 'connecting';
+  }
+
+  /** True while the socket is being opened (after `connect`, before `'connect'`). */
   override get connecting(): boolean {
     return this.state === 'connecting';
   }
-  /** Address the peer stack was reached at, e.g. `tcp://127.0.0.1:7000`. */
-  get remoteAddress(): string {
+  protected override get established(): boolean {
+    return this.state === 'open' && !this.destroyed;
+  }
+  /** Local virtual port: a listening port on accepted sockets, an ephemeral port (49152–65535) on connecting ones; 0 until opened. */
+  override get localPort(): number {
+    return this.lport;
+  }
+  /** Remote virtual port; 0 until `connect()`. */
+  get remotePort(): number {
+    return this.rport;
+  }
+  /** Address the peer stack was reached at (e.g. `tcp://127.0.0.1:7000`); `''` until opened. */
+  get remoteStackAddress(): string {
     return this.link.remoteAddress;
   }
-  /** Host id of the peer stack. */
+  /** Host id of the peer stack; `''` until opened. */
   get remoteHostId(): string {
     return this.link.remoteHostId;
-  }
-  /** This stack's host id. */
-  get localAddress(): string {
-    return this.link.localHostId;
   }
   /** Payload bytes received (delivered in order). */
   get bytesRead(): number {
@@ -148,11 +152,6 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   get bytesWritten(): number {
     return this.sent + this.tx.bytes + this.writableLength;
   }
-  /** `{ address, port, family }` of the local end, like net.Socket#address(). */
-  address(): { address: string; port: number; family: string } {
-    return { address: this.link.localHostId, port: this.localPort, family: 'netchannel' };
-  }
-
   // ---- Duplex hooks ------------------------------------------------------------
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -190,17 +189,20 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    const wasOpen = this.state !== 'closed';
+    const was = this.state;
     this.state = 'closed';
     this.stopIdleTimer();
-    // Like TCP: once our FIN is out, closing sends no RST (it could overtake data on
-    // another channel); later data from the peer is answered by the session's RST.
-    const reset = wasOpen && !this.finSent && !this.resetByPeer;
-    if (reset) {
-      this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.RESET));
-    }
+    // Like TCP close(): an RST only when received data is discarded unread, on
+    // resetAndDestroy(), or to abort a connect; otherwise what was handed to a channel
+    // is delivered, then a FIN (the written but unsent rest is dropped, as net does).
+    const reset = !this.resetByPeer && (was === 'connecting' || (was === 'open' && (this.resetRequested || this.readableLength > 0 || this.rx.holdsData)));
+    if (reset) this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.RESET));
     this.tx.clear();
     this.rx.clear();
+    if (!reset && !this.resetByPeer && was === 'open' && !this.finSent) {
+      this.finSent = true;
+      this.link.control(this, controlFrame(FrameType.FIN, this.localPort, this.remotePort, this.sndNxt));
+    }
     if (!reset && !this.resetByPeer && this.finSent && !this.allAcked) {
       this.lingering = true;
       this.link.linger(this);
@@ -212,7 +214,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     this.writeCb = this.finalCb = null;
     if (pending) pending(err ?? new SocketError(ErrorCode.CLOSED, `virtual socket ${this.localPort}->${this.remotePort} destroyed`));
     this.link.closed(this, err);
-    cb(err);
+    this.finishDestroy(err, cb);
   }
 
   // ---- transmit ----------------------------------------------------------------
@@ -273,9 +275,17 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
 
   /** @internal A frame for this socket arrived. */
   onFrame(f: Frame): void {
+    if (this.destroyed && f.type !== FrameType.CREDIT && f.type !== FrameType.RST) {
+      // Lingering after destroy: as a kernel after close() (see SocketReceiver.afterClose).
+      if (this.rx.afterClose(f) === 'reset' && this.lingering) {
+        this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.RESET));
+        this.onReset(ResetReason.RESET);
+      }
+      return;
+    }
     switch (f.type) {
       case FrameType.DATA:
-        if (!this.destroyed) this.rx.onData(f.seq, f.payload);
+        this.rx.onData(f.seq, f.payload);
         break;
       case FrameType.CREDIT: {
         const pinned = (f.flags & FrameFlag.HOL) !== 0;
@@ -291,7 +301,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
         break;
       }
       case FrameType.FIN:
-        if (!this.destroyed) this.rx.onFin(f.seq);
+        this.rx.onFin(f.seq);
         break;
       case FrameType.RST:
         this.onReset(f.ack);
@@ -410,40 +420,33 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   private receiverHost(): ReceiverHost {
     const sock = this;
     return {
-      localPort: this.localPort,
-      remotePort: this.remotePort,
+      get localPort() {
+        return sock.localPort;
+      },
+      get remotePort() {
+        return sock.remotePort;
+      },
       get readableLength() {
         return sock.readableLength;
       },
       deliverUp: (chunk) => {
         if (chunk !== null) this.touch();
         this.push(chunk);
+        if (chunk === null) this.read(0); // as net: 'end' without a reader when nothing is buffered
       },
       sendControl: (frame) => this.link.control(this, frame),
       reserveReorder: (delta) => this.link.reserveReorder(delta),
       fail: (kind, message) => {
-        if (kind === 'protocol') return this.protocolError(message);
-        this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.LIMIT));
-        this.resetByPeer = true;
-        this.destroy(new SocketError(ErrorCode.LIMIT, message));
+        const limit = kind === 'limit';
+        this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, limit ? ResetReason.LIMIT : ResetReason.PROTOCOL));
+        this.resetByPeer = true; // RST already sent
+        this.destroy(new SocketError(limit ? ErrorCode.LIMIT : ErrorCode.PROTOCOL, message));
       },
     };
   }
 
-  private protocolError(message: string): void {
-    this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.PROTOCOL));
-    this.resetByPeer = true; // RST already sent
-    this.destroy(new SocketError(ErrorCode.PROTOCOL, message));
-  }
-
-
-  /** @internal SYNC frame for this socket (connect side). */
-  syncFrame(): Frame {
-    return controlFrame(FrameType.SYNC, this.localPort, this.remotePort, 0, this.window, this.appClass === 'latency' ? FrameFlag.LATENCY : 0);
-  }
-
-  /** @internal SYNC_ACK frame for this socket (accept side). */
-  synAckFrame(): Frame {
-    return controlFrame(FrameType.SYNC_ACK, this.localPort, this.remotePort, 0, this.window, this.appClass === 'latency' ? FrameFlag.LATENCY : 0);
+  /** @internal SYNC (connect side) or SYNC_ACK (accept side) frame for this socket. */
+  syncFrame(type: typeof FrameType.SYNC | typeof FrameType.SYNC_ACK = FrameType.SYNC): Frame {
+    return controlFrame(type, this.localPort, this.remotePort, 0, this.window, this.appClass === 'latency' ? FrameFlag.LATENCY : 0);
   }
 }

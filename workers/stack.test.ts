@@ -98,23 +98,30 @@ describe('stack end to end with channels on 2 channel workers (default hand-off 
     await closed;
   });
 
-  it('destroy() reaches the peer: the server socket closes', async () => {
+  it('destroy() reaches the peer as a clean end; resetAndDestroy() as a reset', async () => {
     pair = await workerPair({ channels: { throughput: 2, latency: 1 } });
     const server = await pair.server.listen(10);
-    const accepted = event<[VirtualSocket]>(server, 'connection');
-    const sock = await pair.client.connect(pair.address, 10);
-    sock.write('x');
-    const [peer] = await accepted;
-    // events.once('close') would reject on the peer's 'error' (reset), so listen by hand.
-    const closed = new Promise<Error | undefined>((resolve) => {
-      let error: Error | undefined;
-      peer.on('error', (e) => (error = e));
-      peer.on('close', () => resolve(error));
-    });
-    sock.destroy();
-    const err = await within(closed, 10_000, 'peer close after destroy()');
-    expect(peer.destroyed).toBe(true);
-    expect(err).toMatchObject({ code: 'NETCHANNEL_ERR_CONNECTION_RESET' });
+    const closeOf = (peer: VirtualSocket): Promise<Error | undefined> =>
+      // events.once('close') would reject on the peer's 'error' (reset), so listen by hand.
+      new Promise<Error | undefined>((resolve) => {
+        let error: Error | undefined;
+        peer.on('error', (e) => (error = e));
+        peer.on('close', () => resolve(error));
+      });
+    for (const reset of [false, true]) {
+      const accepted = event<[VirtualSocket]>(server, 'connection');
+      const sock = await pair.client.connect(pair.address, 10);
+      sock.write('x');
+      const [peer] = await accepted;
+      const closed = closeOf(peer);
+      peer.resume(); // like net, 'end' (and so the close) waits for the reader
+      if (reset) sock.resetAndDestroy();
+      else sock.destroy();
+      const err = await within(closed, 10_000, 'peer close after destroy()');
+      expect(peer.destroyed).toBe(true);
+      if (reset) expect(err).toMatchObject({ code: 'NETCHANNEL_ERR_CONNECTION_RESET' });
+      else expect(err).toBeUndefined();
+    }
   });
 });
 

@@ -34,7 +34,7 @@ export interface Exit {
 export async function startExit(opts: ExitOptions): Promise<Exit> {
   const server: VirtualServer = await opts.stack.listen(opts.vport);
   server.on('connection', (vsock) => void accept(opts, vsock));
-  return { vport: server.port, close: () => server.close() };
+  return { vport: server.port, close: () => server.closeAsync() };
 }
 
 async function accept(opts: ExitOptions, vsock: VirtualSocket): Promise<void> {
@@ -70,7 +70,7 @@ async function accept(opts: ExitOptions, vsock: VirtualSocket): Promise<void> {
 
 /** Answers a refusal, ends the virtual socket and discards what the entry already sent. */
 function refuse(opts: ExitOptions, vsock: VirtualSocket, status: ReplyStatusValue, message: string): void {
-  opts.log(`refused tunnel from host ${vsock.remoteHostId} (${vsock.remoteAddress}): ${message}`);
+  opts.log(`refused tunnel from host ${vsock.remoteHostId} (${vsock.remoteStackAddress}): ${message}`);
   vsock.end(encodeReply(status, message));
   vsock.resume();
   // The entry resets the socket once it read the reply; do not wait for it forever.

@@ -6,14 +6,15 @@
  */
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { VirtualSocket } from '../../vns/virtual-socket.js';
 
 /**
- * Resets a stream: a TCP socket is closed with RST (`resetAndDestroy`), anything else
- * (a virtual socket) is destroyed, which its peer sees as NETCHANNEL_ERR_CONNECTION_RESET.
+ * Resets a stream: a TCP socket is closed with RST and a virtual socket with
+ * `resetAndDestroy()` (its peer sees NETCHANNEL_ERR_CONNECTION_RESET); anything else is destroyed.
  */
 export function reset(s: Duplex): void {
   if (s.destroyed) return;
-  if (s instanceof Socket && !s.connecting) s.resetAndDestroy();
+  if (s instanceof VirtualSocket || (s instanceof Socket && !s.connecting)) s.resetAndDestroy();
   else s.destroy();
 }
 
