@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import { APP_CLASSES, type AppClass } from '../netdriver/channel.js';
-import type { StackEvent } from '../events/index.js';
+import { LIMIT_NAMES, type StackEvent } from '../events/index.js';
 import type { DeviceChannelLike, MetricsSource, SocketLike } from './source.js';
 
 export type { ChannelLike, DeviceChannelLike, MetricsSource, PeerLike, SocketLike } from './source.js';
@@ -65,6 +65,7 @@ export const METRIC_NAMES: readonly string[] = [
   'netchannel_socket_remaps_total',
   'netchannel_scaling_actions_total',
   'netchannel_errors_total',
+  'netchannel_limit_hits_total',
 ];
 
 /** Live per-class sums over the connection tables. */
@@ -110,6 +111,7 @@ export class StackMetrics {
   private readonly remaps: Counter<'mapping'>;
   private readonly scaling: Counter<'class' | 'policy' | 'direction'>;
   private readonly errors: Counter<'code'>;
+  private readonly limitHits: Counter<'limit'>;
 
   /**
    * Registers every metric on `registry` (never on prom-client's global registry) and
@@ -227,6 +229,14 @@ export class StackMetrics {
       registers,
     });
 
+    this.limitHits = new Counter({
+      name: 'netchannel_limit_hits_total',
+      help: 'Limits hit by peers (handshake slots, socket counts, memory budgets), by limit name',
+      labelNames: ['limit'] as const,
+      registers,
+    });
+    for (const limit of LIMIT_NAMES) this.limitHits.inc({ limit }, 0);
+
     // Series that exist from the start, so dashboards show zeros instead of gaps.
     for (const cls of APP_CLASSES) {
       this.socketOpens.inc({ class: cls, side: 'connect' }, 0);
@@ -330,6 +340,9 @@ export class StackMetrics {
         break;
       case 'channel-rejected':
         this.error(e.code);
+        break;
+      case 'limit-hit':
+        this.limitHits.inc({ limit: e.limit });
         break;
     }
   }

@@ -235,6 +235,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     if (frames.length === 0) return;
     dc.lastRxAt = performance.now();
     let keep = 0;
+    let bye = false;
     for (const f of frames) {
       if (f.type === FrameType.PING) {
         if (!dc.byeSent && !dc.channel.destroyed) dc.channel.enqueue({ ...f, type: FrameType.PONG });
@@ -242,6 +243,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
         dc.channel.destroy(new FrameError(ErrorCode.PROTOCOL, `unexpected HELLO on established channel ${dc.id}`));
         return;
       } else if (f.type === FrameType.BYE) {
+        bye = !dc.byeReceived;
         dc.byeReceived = true;
       } else if (f.type !== FrameType.PONG) {
         frames[keep++] = f;
@@ -250,6 +252,8 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     frames.length = keep;
     if (bulk) this.rx.bulk(frames, dc);
     else this.rx.urgent(frames, dc);
+    // Answer a BYE at once (once the frames before it are delivered), not at the end of the transport.
+    if (bye) this.rx.fence(dc, () => void this.closeChannel(dc));
   }
 
   /** Stops scheduling onto a channel without removing it (it ended or is closing). */

@@ -8,6 +8,8 @@ import type { AppClass } from '../netdriver/channel.js';
 export interface ConnectOptions {
   /** Traffic class of the socket. @default 'throughput' */
   appClass?: AppClass;
+  /** Send buffer of this socket, bytes (see the stack option `sendBuffer`). @default the stack's `sendBuffer` */
+  sendBuffer?: number;
 }
 
 /** Options of `Stack.listen`. */

@@ -25,6 +25,7 @@ import type { VirtualSocket } from '../vns/virtual-socket.js';
 import type { ResolvedStackOptions } from './options.js';
 import type { CopyPool, WorkerRuntime } from '../workers/index.js';
 import { Admission } from './admission.js';
+import { StackLimits } from './limits.js';
 import { Dialer } from './dialer.js';
 import { drainSessions } from './shutdown.js';
 import type { ConnectOptions, ListenOptions } from './socket-options.js';
@@ -75,6 +76,7 @@ export class Stack {
     private readonly workers: WorkerRuntime | null = null,
   ) {
     this.hostId = options.hostId;
+    const limits = new StackLimits(options);
     this.ctx = {
       localHostId: options.hostId,
       ports,
@@ -87,6 +89,7 @@ export class Stack {
         holExpansion: options.scheduler.holExpansion,
         idleTimeout: options.idleTimeout,
         zeroCopy: options.zeroCopyWrites,
+        sendBuffer: options.sendBuffer,
       },
       isolation: options.scheduler.isolation,
       txSlicer: options.scheduler.isolation && options.scheduler.txSliceBytes > 0 ? new TxSlicer(options.scheduler.txSliceBytes) : null,
@@ -94,6 +97,7 @@ export class Stack {
       lingerTimeout: options.lingerTimeout,
       maxSockets: options.maxSocketsPerPeer,
       maxReorderBytes: options.maxReorderBytesPerPeer,
+      limits,
       rx: new RxPriorityQueue<DeviceChannel>({ sliceBytes: options.scheduler.rxSliceBytes }),
       emit: (e) => this.events.next(e),
       server: (port) => this.servers.get(port),
@@ -105,6 +109,9 @@ export class Stack {
       driverFor: (address: string) => this.driverFor(address),
       channelOptions: (appClass?: AppClass) => this.channelOptions(appClass),
       sessionFor: (peerHostId: string, remoteAddress: string) => this.sessionFor(peerHostId, remoteAddress),
+      limits,
+      sessionOf: (peerHostId: string) => this.sessions.get(peerHostId),
+      peerCount: () => this.sessions.size,
     };
     this.dialer = new Dialer(parts);
     this.admission = new Admission(parts);
@@ -202,9 +209,13 @@ export class Stack {
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 0xffff) {
       throw new InvalidArgumentError(`virtual port must be an integer 1-65535, got ${JSON.stringify(port)}`);
     }
+    const sendBuffer = options?.sendBuffer;
+    if (sendBuffer !== undefined && (typeof sendBuffer !== 'number' || !Number.isInteger(sendBuffer) || sendBuffer < 1024 || sendBuffer > 2 ** 30)) {
+      throw new InvalidArgumentError(`connect options.sendBuffer must be an integer 1024-${2 ** 30}, got ${JSON.stringify(sendBuffer)}`);
+    }
     this.driverFor(address).validate(address);
     const session = await this.dialer.sessionTo(address);
-    return session.open(port, appClass);
+    return session.open(port, appClass, sendBuffer);
   }
 
   /**

@@ -11,8 +11,11 @@ import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, MAX_LISTEN_PORT, ResetReason, type Frame } from '../netdriver/frame.js';
 import { NetDevice, type DeviceChannel, type FrameSink, type RxScheduler } from '../netdriver/net-device.js';
 import type { ControlledPeer } from '../netscheduler/control-loop.js';
-import type { EventSink } from '../events/index.js';
+import type { EventSink, LimitName } from '../events/index.js';
 import { ChannelRouter, type RouterContext } from './channel-router.js';
+import type { BudgetAccount } from './memory-budget.js';
+import { ipKey, type SessionLimits } from './session-limits.js';
+import { MAX_GRANT } from './seq.js';
 import type { PortAllocator } from './port-allocator.js';
 import type { LinkedSocket, SocketLink } from './socket-link.js';
 import type { VirtualServer } from './virtual-server.js';
@@ -34,6 +37,8 @@ export interface SessionSocketDefaults {
   idleTimeout: number;
   /** Retain written Buffers without copying (caller must not modify them). */
   zeroCopy: boolean;
+  /** Unsent plus unacknowledged bytes a socket holds before `write()` waits for acks. */
+  sendBuffer: number;
 }
 
 /** What a session needs from its stack. */
@@ -53,6 +58,8 @@ export interface SessionContext extends RouterContext {
   readonly maxSockets: number;
   /** Out-of-order bytes allowed across the peer's sockets. */
   readonly maxReorderBytes: number;
+  /** Stack-wide limits: socket slots (total, per IP) and the memory budget. */
+  readonly limits: SessionLimits;
   /** The server listening on a virtual port, if any. */
   server(port: number): VirtualServer | undefined;
 }
@@ -69,7 +76,7 @@ function keyOf(localPort: number, remotePort: number): number {
 }
 
 /** All virtual sockets between this stack and one peer host. */
-export class PeerSession extends EventEmitter<PeerSessionEvents> implements SocketLink, FrameSink, ControlledPeer {
+export class PeerSession extends EventEmitter<PeerSessionEvents> implements SocketLink, FrameSink, ControlledPeer, BudgetAccount {
   /** Open sockets by connection key. */
   readonly sockets = new Map<number, VirtualSocket>();
   /** The peer's channels. */
@@ -83,6 +90,14 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   get scalable(): boolean {
     return this.dialAddress !== undefined;
   }
+  /** Per-IP limit key of the peer's first address (undefined: not an IP transport). */
+  readonly ip: string | undefined;
+  /** @internal Memory-budget accounting (see MemoryBudget). */
+  budgetBytes = 0;
+  /** @internal */
+  budgetReorderBytes = 0;
+  /** @internal */
+  readonly budgetSeq: number;
   private readonly lingerers = new Map<LinkedSocket, NodeJS.Timeout>();
   private reconnectTimer: NodeJS.Timeout | null = null;
   private dead = false;
@@ -95,6 +110,9 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     private readonly ctx: SessionContext,
   ) {
     super();
+    this.ip = ipKey(remoteAddress);
+    this.budgetSeq = ctx.limits.budget.seq();
+    ctx.limits.budget.add(this);
     const device = (this.device = new NetDevice(peerHostId, this, ctx.rx));
     this.router = new ChannelRouter(device, ctx);
     device.on('writable', () => this.router.unblock());
@@ -137,12 +155,14 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   }
 
   /** Opens a virtual socket to `port` on the peer; resolves once SYNC_ACK arrives. */
-  open(port: number, appClass: AppClass): Promise<VirtualSocket> {
+  open(port: number, appClass: AppClass, sendBuffer?: number): Promise<VirtualSocket> {
     if (this.dead) return Promise.reject(new SocketError(ErrorCode.PEER_UNREACHABLE, `peer ${this.remoteAddress} is unreachable`));
-    if (this.sockets.size >= this.ctx.maxSockets) {
-      return Promise.reject(new SocketError(ErrorCode.LIMIT, `${this.sockets.size} virtual sockets to ${this.remoteAddress} already open (maxSocketsPerPeer ${this.ctx.maxSockets})`));
+    const limit = this.sockets.size >= this.ctx.maxSockets ? 'maxSocketsPerPeer' : this.ctx.limits.admitSocket(undefined);
+    if (limit !== undefined) {
+      this.limitHit(limit);
+      return Promise.reject(new SocketError(ErrorCode.LIMIT, `cannot open another virtual socket to ${this.remoteAddress}: ${limit} reached (${this.sockets.size} open to this peer)`));
     }
-    const sock = this.createSocket(appClass, this.ctx.ports.ephemeralPort(), port, undefined);
+    const sock = this.createSocket(appClass, this.ctx.ports.ephemeralPort(), port, undefined, sendBuffer);
     const timeoutMs = this.ctx.socketDefaults.connectTimeout;
     const started = performance.now();
     return new Promise((resolve, reject) => {
@@ -196,7 +216,10 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
 
   detach(sock: LinkedSocket): void {
     const key = keyOf(sock.localPort, sock.remotePort);
-    if (this.sockets.get(key) === sock) this.sockets.delete(key);
+    if (this.sockets.get(key) === sock) {
+      this.sockets.delete(key);
+      this.ctx.limits.socketRemoved(sock.localPort > MAX_LISTEN_PORT ? undefined : this.ip);
+    }
     if (sock.localPort > MAX_LISTEN_PORT) this.ctx.ports.release(sock.localPort);
     this.router.forget(sock);
     const t = this.lingerers.get(sock);
@@ -210,9 +233,36 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   reorderBytes = 0;
 
   reserveReorder(delta: number): boolean {
-    if (delta > 0 && this.reorderBytes + delta > this.ctx.maxReorderBytes) return false;
+    const limit = delta > 0 && this.reorderBytes + delta > this.ctx.maxReorderBytes ? 'maxReorderBytesPerPeer' : this.ctx.limits.budget.reserveReorder(this, delta);
+    if (limit !== undefined) {
+      this.limitHit(limit);
+      return false;
+    }
     this.reorderBytes += delta;
     return true;
+  }
+
+  retain(delta: number): void {
+    this.ctx.limits.budget.retain(this, delta);
+  }
+
+  /** @internal Memory budget: resets this peer's socket holding the most for `limit`. */
+  shed(limit: LimitName): boolean {
+    let victim: VirtualSocket | undefined;
+    let most = 0;
+    for (const s of this.sockets.values()) {
+      const held = limit === 'maxReorderBytes' ? s.reorderBytes : s.retainedBytes + s.reorderBytes;
+      if (held > most) [victim, most] = [s, held];
+    }
+    if (victim === undefined) return false;
+    this.limitHit(limit);
+    victim.limitReset(`${limit} (${this.ctx.limits.budget.used} bytes held for all peers): the peer holding the most, ${this.remoteAddress}, loses its largest socket`);
+    return true;
+  }
+
+  /** Publishes a `limit-hit` event for this peer. */
+  limitHit(limit: LimitName): void {
+    this.ctx.emit({ type: 'limit-hit', at: Date.now(), peer: this.remoteHostId, limit, remoteAddress: this.remoteAddress });
   }
 
   linger(sock: LinkedSocket): void {
@@ -241,7 +291,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
 
   private onSync(f: Frame, from: DeviceChannel): void {
     const requested: AppClass = (f.flags & FrameFlag.LATENCY) !== 0 ? 'latency' : 'throughput';
-    if (f.src <= MAX_LISTEN_PORT || f.dst > MAX_LISTEN_PORT) {
+    if (f.src <= MAX_LISTEN_PORT || f.dst > MAX_LISTEN_PORT || f.dst === 0 || f.ack > MAX_GRANT) {
       this.reset(requested, f, ResetReason.PROTOCOL);
       return;
     }
@@ -250,7 +300,9 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       this.reset(from.appClass, f, ResetReason.REFUSED);
       return;
     }
-    if (this.sockets.size >= this.ctx.maxSockets) {
+    const limit = this.sockets.size >= this.ctx.maxSockets ? 'maxSocketsPerPeer' : this.ctx.limits.admitSocket(this.ip);
+    if (limit !== undefined) {
+      this.limitHit(limit);
       this.reset(from.appClass, f, ResetReason.LIMIT);
       return;
     }
@@ -260,7 +312,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     server.accept(sock);
   }
 
-  private createSocket(appClass: AppClass, localPort: number, remotePort: number, peerGrant: number | undefined): VirtualSocket {
+  private createSocket(appClass: AppClass, localPort: number, remotePort: number, peerGrant: number | undefined, sendBuffer = this.ctx.socketDefaults.sendBuffer): VirtualSocket {
     const d = this.ctx.socketDefaults;
     const sock = new VirtualSocket({
       link: this,
@@ -273,12 +325,14 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       allowHalfOpen: d.allowHalfOpen,
       holExpansion: d.holExpansion,
       zeroCopy: d.zeroCopy,
+      sendBuffer,
       ...(peerGrant !== undefined && { peerGrant }),
     });
     if (d.idleTimeout > 0) {
       sock.setTimeout(d.idleTimeout, () => sock.destroy(new SocketError(ErrorCode.TIMEOUT, `virtual socket ${localPort}->${remotePort} idle for ${d.idleTimeout} ms (idleTimeout)`)));
     }
     this.sockets.set(keyOf(localPort, remotePort), sock);
+    this.ctx.limits.socketAdded(localPort > MAX_LISTEN_PORT ? undefined : this.ip);
     return sock;
   }
 
@@ -360,6 +414,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       s.onReset(ResetReason.RESET, error as NetChannelError);
     }
     for (const s of [...this.lingerers.keys()]) this.detach(s);
+    this.ctx.limits.budget.remove(this);
     this.emit('down', err);
   }
 }
