@@ -77,9 +77,9 @@ export interface StackOptions {
   maxPeers?: number;
   /** Peer sessions (host ids) accepted from one remote IP; a new host id beyond it is refused. @default 64 */
   maxSessionsPerIp?: number;
-  /** Virtual sockets of all peers together; a SYNC beyond it is refused (RST LIMIT). @default 1048576 */
+  /** Virtual sockets of all peers together; a SYNC beyond it is refused (RST LIMIT). @default 262144 */
   maxSockets?: number;
-  /** Accepted virtual sockets of all host ids of one remote IP; a SYNC beyond it is refused (RST LIMIT). @default 131072 */
+  /** Accepted virtual sockets of all host ids of one remote IP; a SYNC beyond it is refused (RST LIMIT). @default 16384 */
   maxSocketsPerIp?: number;
   /** Out-of-order bytes held for all peers together (see docs/robustness.md for who is reset). @default 67108864 */
   maxReorderBytes?: number;
@@ -327,8 +327,8 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     helloTimeout: int('helloTimeout', o.helloTimeout, 5_000, 1, 3_600_000),
     maxPeers: int('maxPeers', o.maxPeers, 1024, 1, 1_000_000),
     maxSessionsPerIp: int('maxSessionsPerIp', o.maxSessionsPerIp, 64, 1, 1_000_000),
-    maxSockets: int('maxSockets', o.maxSockets, 1_048_576, 1, 100_000_000),
-    maxSocketsPerIp: int('maxSocketsPerIp', o.maxSocketsPerIp, 131_072, 1, 100_000_000),
+    maxSockets: int('maxSockets', o.maxSockets, 262_144, 1, 100_000_000),
+    maxSocketsPerIp: int('maxSocketsPerIp', o.maxSocketsPerIp, 16_384, 1, 100_000_000),
     maxReorderBytes: int('maxReorderBytes', o.maxReorderBytes, 64 * 1024 * 1024, 1024, 2 ** 40),
     memoryBudget: int('memoryBudget', o.memoryBudget, 256 * 1024 * 1024, 1024 * 1024, 2 ** 40),
     maxSocketsPerPeer: int('maxSocketsPerPeer', o.maxSocketsPerPeer, 131_072, 1, 100_000_000),
