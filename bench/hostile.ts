@@ -201,7 +201,7 @@ async function main(): Promise<void> {
     let done = 0;
     const t0 = performance.now();
     while (done < burst) {
-      const n = Math.min(500, burst - done);
+      const n = Math.min(256, burst - done);
       await Promise.all(
         Array.from({ length: n }, async () => {
           const s = await client.connect(address, 80);

@@ -81,7 +81,7 @@ export interface StackOptions {
   maxSockets?: number;
   /** Accepted virtual sockets of all host ids of one remote IP; a SYNC beyond it is refused (RST LIMIT). @default 16384 */
   maxSocketsPerIp?: number;
-  /** Out-of-order bytes held for all peers together (see docs/robustness.md for who is reset). @default 67108864 */
+  /** Out-of-order bytes held for all peers together (see docs/robustness.md for who is reset). @default 33554432 */
   maxReorderBytes?: number;
   /**
    * Memory budget for what peers make this stack hold, all peers together: send
@@ -329,7 +329,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     maxSessionsPerIp: int('maxSessionsPerIp', o.maxSessionsPerIp, 64, 1, 1_000_000),
     maxSockets: int('maxSockets', o.maxSockets, 262_144, 1, 100_000_000),
     maxSocketsPerIp: int('maxSocketsPerIp', o.maxSocketsPerIp, 16_384, 1, 100_000_000),
-    maxReorderBytes: int('maxReorderBytes', o.maxReorderBytes, 64 * 1024 * 1024, 1024, 2 ** 40),
+    maxReorderBytes: int('maxReorderBytes', o.maxReorderBytes, 32 * 1024 * 1024, 1024, 2 ** 40),
     memoryBudget: int('memoryBudget', o.memoryBudget, 256 * 1024 * 1024, 1024 * 1024, 2 ** 40),
     maxSocketsPerPeer: int('maxSocketsPerPeer', o.maxSocketsPerPeer, 131_072, 1, 100_000_000),
     maxReorderBytesPerPeer: int('maxReorderBytesPerPeer', o.maxReorderBytesPerPeer, 256 * 1024 * 1024, 1024, 2 ** 40),
