@@ -163,6 +163,25 @@ describe('handshake fairness', () => {
     await stillWorks(v.good);
   }, 20_000);
 
+  it('when every handshake slot (overall or of one IP) is taken, the oldest pending handshake is dropped, not the newcomer', async () => {
+    for (const options of [{ maxPendingHandshakes: 2 }, { maxPendingHandshakesPerIp: 2 }]) {
+      const v = await victim(options);
+      const conns = [];
+      for (let i = 0; i < 3; i++) {
+        conns.push(await rawConnection(v.port));
+        await new Promise((r) => setTimeout(r, 20)); // accepted in this order
+      }
+      cleanups.push(() => conns.forEach((c) => c.destroy()));
+      await within((async () => {
+        while (!conns[0]!.closed) await new Promise((r) => setTimeout(r, 5));
+      })(), 3000, 'oldest dropped');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(conns.map((c) => c.destroyed || c.closed)).toEqual([true, false, false]);
+      const limit = 'maxPendingHandshakes' in options ? 'maxPendingHandshakes' : 'maxPendingHandshakesPerIp';
+      expect(v.limitHits(limit)).toBe(1);
+    }
+  });
+
   it('a channel silent past handshakeFirstByteTimeout, or slow past helloTimeout, is dropped (limit-hit, NETCHANNEL_ERR_HANDSHAKE)', async () => {
     const v = await victim({ handshakeFirstByteTimeout: 100, helloTimeout: 400 });
     const silent = await rawConnection(v.port);

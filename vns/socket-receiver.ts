@@ -88,7 +88,7 @@ export class SocketReceiver {
       } else if (added > 0 && this.host.reserveReorder(added)) {
         this.reorderReserved += added;
       } else if (added > 0) {
-        this.host.fail('limit', `peer's out-of-order bytes exceed maxReorderBytesPerPeer; socket ${this.host.localPort}->${this.host.remotePort} reset`);
+        this.host.fail('limit', `peer's out-of-order bytes exceed a reorder limit (maxReorderBytesPerPeer, maxReorderBytes or memoryBudget); socket ${this.host.localPort}->${this.host.remotePort} reset`);
       }
       return;
     }
