@@ -1,7 +1,7 @@
 /**
  * Hostile-peer bench (not run in CI): the attacks of the "Hostile peers" issue against a
  * victim stack in a child process, with the victim's RSS before, at peak and after GC.
- *   node --expose-gc dist/bench/hostile.js [--burst 20000] [--victim-options '{"memoryBudget":67108864}']
+ *   node --expose-gc dist/bench/hostile.js [--burst 20000] [--only never-ack,reorder,…] [--settle 2500 (ms idle before the after-GC sample)] [--victim-options '{"memoryBudget":67108864}']
  * The victim runs with default options unless `--victim-options` (JSON) says otherwise.
  * Attacks, one after another (each attacker leaves with BYE, then the victim is GC'd):
  *   never-ack   a peer grants 512 MiB (MAX_GRANT) and never acknowledges; it sends 128 MiB to echo
@@ -21,13 +21,13 @@ import { controlFrame, FrameType, type Frame } from '../netdriver/frame.js';
 import { helloBytes, rawConnection, rawPeer, type RawPeer } from '../test/raw-peer.js';
 import { MAX_GRANT } from '../vns/seq.js';
 
-const { values } = parseArgs({ options: { victim: { type: 'boolean', default: false }, burst: { type: 'string', default: '20000' }, 'victim-options': { type: 'string', default: '{}' } } });
+const { values } = parseArgs({ options: { victim: { type: 'boolean', default: false }, burst: { type: 'string', default: '20000' }, only: { type: 'string', default: '' }, settle: { type: 'string', default: '2500' }, 'victim-options': { type: 'string', default: '{}' } } });
 const MiB = 2 ** 20;
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type Req = { type: 'rss'; settleMs: number } | { type: 'reset-peak' };
-type Rep = { type: 'ready'; address: string } | { type: 'rss'; rss: number; peak: number; peakBuffers: number; heap: number; buffers: number; sockets: number; peers: number; limitHits: number };
+type Rep = { type: 'ready'; address: string } | { type: 'rss'; rss: number; peak: number; peakBuffers: number; heap: number; heapTotal: number; buffers: number; sockets: number; peers: number; limitHits: number };
 
 if (values.victim) {
   // ---- the victim: a stack with an echo service on port 80 -------------------------
@@ -52,7 +52,7 @@ if (values.victim) {
       gc();
       const sockets = server.peers.reduce((n, s) => n + s.sockets.size, 0);
       const mu = process.memoryUsage();
-      process.send!({ type: 'rss', rss: mu.rss, peak: p, peakBuffers: pb, heap: mu.heapUsed, buffers: mu.arrayBuffers, sockets, peers: server.peers.length, limitHits } satisfies Rep);
+      process.send!({ type: 'rss', rss: mu.rss, peak: p, peakBuffers: pb, heap: mu.heapUsed, heapTotal: mu.heapTotal, buffers: mu.arrayBuffers, sockets, peers: server.peers.length, limitHits } satisfies Rep);
     })();
   });
   process.on('disconnect', () => process.exit(0));
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const ready = (await next()) as Extract<Rep, { type: 'ready' }>;
   const address = ready.address;
   const port = parseHostPort(address, 'tcp', false).port;
-  const measure = async (settleMs = 2500): Promise<Extract<Rep, { type: 'rss' }>> => {
+  const measure = async (settleMs = Number(values.settle)): Promise<Extract<Rep, { type: 'rss' }>> => {
     child.send({ type: 'rss', settleMs } satisfies Req);
     return (await next()) as Extract<Rep, { type: 'rss' }>;
   };
@@ -91,7 +91,9 @@ async function main(): Promise<void> {
     }
     await Promise.all(peers.map((p) => Promise.race([p.closed, sleep(3000)])));
   };
+  const only = values.only === '' ? null : new Set(values.only.split(','));
   const attack = async (name: string, run: () => Promise<string>): Promise<void> => {
+    if (only !== null && !only.has(name)) return;
     child.send({ type: 'reset-peak' } satisfies Req);
     const before = await measure(100);
     const t0 = performance.now();
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
     const after = await measure();
     worstPeak = Math.max(worstPeak, after.peak);
     console.log(
-      `${name.padEnd(11)} ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s  RSS before ${fmt(before.rss)}, peak ${fmt(after.peak)} (+${fmt(after.peak - base.rss)} over baseline; Buffers at most ${fmt(after.peakBuffers)}), after GC ${fmt(after.rss)} (+${fmt(after.rss - base.rss)}; ${after.rss >= before.rss ? '+' : ''}${fmt(after.rss - before.rss)} vs before; JS heap ${fmt(after.heap)}, buffers ${fmt(after.buffers)}); victim: ${after.peers} peers, ${after.sockets} sockets, ${after.limitHits} limit hits so far; ${note}`,
+      `${name.padEnd(11)} ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s  RSS before ${fmt(before.rss)}, peak ${fmt(after.peak)} (+${fmt(after.peak - base.rss)} over baseline; Buffers at most ${fmt(after.peakBuffers)}), after GC ${fmt(after.rss)} (+${fmt(after.rss - base.rss)}; ${after.rss >= before.rss ? '+' : ''}${fmt(after.rss - before.rss)} vs before; JS heap ${fmt(after.heap)} of ${fmt(after.heapTotal)}, buffers ${fmt(after.buffers)}); victim: ${after.peers} peers, ${after.sockets} sockets, ${after.limitHits} limit hits so far; ${note}`,
     );
   };
 
