@@ -81,6 +81,7 @@ async function main(): Promise<void> {
     return (await next()) as Extract<Rep, { type: 'rss' }>;
   };
   const fmt = (b: number): string => `${(b / MiB).toFixed(1)} MiB`;
+  const signed = (b: number): string => `${b >= 0 ? '+' : '−'}${fmt(Math.abs(b))}`;
   const base = await measure(100);
   console.log(`victim options: ${values['victim-options']}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '-'}; baseline RSS after GC ${fmt(base.rss)} (JS heap ${fmt(base.heap)}, buffers ${fmt(base.buffers)})`);
   let worstPeak = base.rss;
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
     const after = await measure();
     worstPeak = Math.max(worstPeak, after.peak);
     console.log(
-      `${name.padEnd(11)} ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s  RSS before ${fmt(before.rss)}, peak ${fmt(after.peak)} (+${fmt(after.peak - base.rss)} over baseline; Buffers at most ${fmt(after.peakBuffers)}), after GC ${fmt(after.rss)} (+${fmt(after.rss - base.rss)}; ${after.rss >= before.rss ? '+' : ''}${fmt(after.rss - before.rss)} vs before; JS heap ${fmt(after.heap)} of ${fmt(after.heapTotal)}, buffers ${fmt(after.buffers)}); victim: ${after.peers} peers, ${after.sockets} sockets, ${after.limitHits} limit hits so far; ${note}`,
+      `${name.padEnd(11)} ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s  RSS before ${fmt(before.rss)}, peak ${fmt(after.peak)} (${signed(after.peak - base.rss)} over baseline; Buffers at most ${fmt(after.peakBuffers)}), after GC ${fmt(after.rss)} (${signed(after.rss - base.rss)}; ${signed(after.rss - before.rss)} vs before; JS heap ${fmt(after.heap)} of ${fmt(after.heapTotal)}, buffers ${fmt(after.buffers)}); victim: ${after.peers} peers, ${after.sockets} sockets, ${after.limitHits} limit hits so far; ${note}`,
     );
   };
 
@@ -166,7 +167,7 @@ async function main(): Promise<void> {
     child.send({ type: 'rss', settleMs: 0 } satisfies Req); // peak while the sockets exist
     const during = (await next()) as Extract<Rep, { type: 'rss' }>;
     await bye([p]);
-    return `10000 SYNCs: ${acks} accepted, ${10_000 - acks} refused; ${during.sockets} sockets: +${fmt(during.rss - start.rss)} RSS, +${fmt(during.heap - start.heap)} JS heap (${((during.heap - start.heap) / Math.max(1, during.sockets) / 1024).toFixed(1)} KiB heap each)`;
+    return `10000 SYNCs: ${acks} accepted, ${10_000 - acks} refused; ${during.sockets} sockets: ${signed(during.rss - start.rss)} RSS, ${signed(during.heap - start.heap)} JS heap (${((during.heap - start.heap) / Math.max(1, during.sockets) / 1024).toFixed(1)} KiB heap each)`;
   });
 
   await attack('slowloris', async () => {
@@ -223,7 +224,7 @@ async function main(): Promise<void> {
   });
 
   const end = await measure();
-  console.log(`overall: baseline ${fmt(base.rss)}, worst peak ${fmt(worstPeak)} (+${fmt(worstPeak - base.rss)}), final after GC ${fmt(end.rss)} (+${fmt(end.rss - base.rss)})`);
+  console.log(`overall: baseline ${fmt(base.rss)}, worst peak ${fmt(worstPeak)} (${signed(worstPeak - base.rss)}), final after GC ${fmt(end.rss)} (${signed(end.rss - base.rss)})`);
   child.disconnect();
   child.kill();
   process.exit(0);

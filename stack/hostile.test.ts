@@ -166,7 +166,7 @@ describe('handshake fairness', () => {
   it('when every handshake slot (overall or of one IP) is taken, the oldest pending handshake is dropped, not the newcomer', async () => {
     for (const options of [{ maxPendingHandshakes: 2 }, { maxPendingHandshakesPerIp: 2 }]) {
       const v = await victim(options);
-      const conns = [];
+      const conns: Awaited<ReturnType<typeof rawConnection>>[] = [];
       for (let i = 0; i < 3; i++) {
         conns.push(await rawConnection(v.port));
         await new Promise((r) => setTimeout(r, 20)); // accepted in this order
