@@ -28,7 +28,8 @@ export {
   type ScalingPolicy,
   type ScalingSample,
 } from './netscheduler/index.js';
-export type { StackEvent, EventSink } from './events/index.js';
+export type { StackEvent, EventSink, LimitHitEvent, LimitName } from './events/index.js';
+export { LIMIT_NAMES } from './events/index.js';
 export { tcp, type TcpOptions } from './transports/tcp/index.js';
 export { inWorkers, CopyPool, type WorkersOptions, type InWorkersOptions, type WorkerDialOptions, type HandoffMode } from './workers/index.js';
 export { unix, type UnixOptions } from './transports/unix/index.js';

@@ -138,6 +138,40 @@ export interface ScalingEvent extends EventBase {
   readonly inputs: { readonly blockedWaits: number; readonly meanOccupancy: number; readonly throughput: number };
 }
 
+/**
+ * Names of the limits a peer can run into (the `limit` of a {@link LimitHitEvent} and
+ * the label of `netchannel_limit_hits_total`): a fixed set, so labels stay bounded.
+ */
+export const LIMIT_NAMES = [
+  'maxPeers',
+  'maxSessionsPerIp',
+  'maxPendingHandshakes',
+  'maxPendingHandshakesPerIp',
+  'handshakeFirstByteTimeout',
+  'helloTimeout',
+  'maxSockets',
+  'maxSocketsPerPeer',
+  'maxSocketsPerIp',
+  'maxReorderBytes',
+  'maxReorderBytesPerPeer',
+  'memoryBudget',
+] as const;
+
+/** One of {@link LIMIT_NAMES}. */
+export type LimitName = (typeof LIMIT_NAMES)[number];
+
+/**
+ * A limit was hit: a channel refused or dropped in its HELLO, a SYNC refused, or a
+ * socket reset (RST LIMIT) to keep memory within a budget. `peer` is empty when the
+ * host id is not known yet (handshake limits).
+ */
+export interface LimitHitEvent extends EventBase {
+  readonly type: 'limit-hit';
+  readonly limit: LimitName;
+  /** Remote address of the channel concerned, when known. */
+  readonly remoteAddress?: string;
+}
+
 /** Every event on `stack.events$`. */
 export type StackEvent =
   | ChannelAddedEvent
@@ -150,7 +184,8 @@ export type StackEvent =
   | SocketRefusedEvent
   | SocketRemappedEvent
   | HolEvent
-  | ScalingEvent;
+  | ScalingEvent
+  | LimitHitEvent;
 
 /** Where components publish events (a Subject's `next`). */
 export type EventSink = (event: StackEvent) => void;

@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import { APP_CLASSES, type AppClass } from '../netdriver/channel.js';
-import type { StackEvent } from '../events/index.js';
+import { LIMIT_NAMES, type StackEvent } from '../events/index.js';
 import { checkRegistry, type MetricsRegistry } from './registry.js';
 import type { DeviceChannelLike, MetricsSource, SocketLike } from './source.js';
 
@@ -83,6 +83,7 @@ export const METRIC_NAMES: readonly string[] = [
   'netchannel_socket_remaps_total',
   'netchannel_scaling_actions_total',
   'netchannel_errors_total',
+  'netchannel_limit_hits_total',
 ];
 
 /** Live per-class sums over the connection tables. */
@@ -129,6 +130,7 @@ export class StackMetrics {
   private readonly scaling: Counter<'class' | 'policy' | 'direction'>;
   private readonly staleEvents: Counter<'class' | 'event'>;
   private readonly errors: Counter<'code'>;
+  private readonly limitHits: Counter<'limit'>;
 
   /**
    * Registers every metric on `registry` (never on prom-client's global registry) and
@@ -273,6 +275,14 @@ export class StackMetrics {
       registers,
     });
 
+    this.limitHits = new Counter({
+      name: 'netchannel_limit_hits_total',
+      help: 'Limits hit by peers (handshake slots, socket counts, memory budgets), by limit name',
+      labelNames: ['limit'] as const,
+      registers,
+    });
+    for (const limit of LIMIT_NAMES) this.limitHits.inc({ limit }, 0);
+
     // Series that exist from the start, so dashboards show zeros instead of gaps.
     for (const cls of APP_CLASSES) {
       this.socketOpens.inc({ class: cls, side: 'connect' }, 0);
@@ -382,6 +392,9 @@ export class StackMetrics {
       case 'channel-stale':
       case 'channel-recovered':
         this.staleEvents.inc({ class: e.appClass, event: e.type === 'channel-stale' ? 'stale' : 'recovered' });
+        break;
+      case 'limit-hit':
+        this.limitHits.inc({ limit: e.limit });
         break;
     }
   }

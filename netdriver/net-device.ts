@@ -315,6 +315,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     const now = (dc.lastRxAt = performance.now());
     const fb = dc.feedback;
     let keep = 0;
+    let bye = false;
     for (const f of frames) {
       if (f.type === FrameType.DATA) {
         fb.rxData += f.payload.length;
@@ -332,6 +333,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
         dc.channel.destroy(new FrameError(ErrorCode.PROTOCOL, `unexpected HELLO on established channel ${dc.id}`));
         return;
       } else if (f.type === FrameType.BYE) {
+        bye = !dc.byeReceived;
         dc.byeReceived = true;
       } else {
         frames[keep++] = f;
@@ -342,6 +344,8 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     else if (fb.rxData !== fb.rxReported && this.ackTimer === null) this.ackTimer = setTimeout(this.flushAcks, ACK_DELAY_MS).unref();
     if (bulk) this.rx.bulk(frames, dc);
     else this.rx.urgent(frames, dc);
+    // Answer a BYE at once (once the frames before it are delivered), not at the end of the transport.
+    if (bye) this.rx.fence(dc, () => void this.closeChannel(dc));
   }
 
   private ackTimer: NodeJS.Timeout | null = null;

@@ -16,6 +16,8 @@ export interface ResolvedConnectOptions {
   signal: AbortSignal | undefined;
   /** Connect timeout, ms (undefined: the stack's `connectTimeout`). */
   timeout: number | undefined;
+  /** Send buffer of the socket, bytes (undefined: the stack's `sendBuffer`). */
+  sendBuffer: number | undefined;
 }
 
 /** Listen options after validation. */
@@ -45,7 +47,8 @@ export function resolveConnectOptions(options: ConnectOptions | undefined): Reso
   const o = checkObject('connect options', options);
   checkKnownKeys('connect options', o, CONNECT_OPTION_KEYS);
   const timeout = o.timeout === undefined ? undefined : intOption('timeout', o.timeout, 0, 1, 3_600_000);
-  return { appClass: checkClass('connect options', o.appClass) ?? 'throughput', signal: checkSignal('connect options', o.signal), timeout };
+  const sendBuffer = o.sendBuffer === undefined ? undefined : intOption('sendBuffer', o.sendBuffer, 0, 1024, 2 ** 30);
+  return { appClass: checkClass('connect options', o.appClass) ?? 'throughput', signal: checkSignal('connect options', o.signal), timeout, sendBuffer };
 }
 
 /** Validates `listen` options (unknown keys included). */

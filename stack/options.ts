@@ -39,8 +39,16 @@ export interface StackOptions {
   scheduler?: SchedulerOptions;
   /** Host id of this stack: 32 hex characters. @default random */
   hostId?: string;
-  /** Receive window (credit) per virtual socket, bytes. @default 4194304 */
+  /** Receive window (credit) per virtual socket, bytes (at most 256 MiB). @default 4194304 */
   window?: number;
+  /**
+   * Send buffer per virtual socket (like SO_SNDBUF), bytes: unsent plus unacknowledged
+   * bytes a socket holds before its write callback waits for acknowledgements (then
+   * `write()` returns false), whatever window the peer grants. Must cover the
+   * bandwidth-delay product. `connect(…, { sendBuffer })` overrides it per socket.
+   * @default 2 × window
+   */
+  sendBuffer?: number;
   /** Largest DATA payload per segment, bytes. @default 65536 */
   maxSegmentSize?: number;
   /** Largest DATA payload accepted from the wire, bytes. @default 1048576 */
@@ -62,8 +70,35 @@ export interface StackOptions {
   connectTimeout?: number;
   /** How long `close()` waits for data to drain before aborting, ms. @default 10000 */
   closeTimeout?: number;
-  /** Inbound channels allowed in their HELLO at once; more are refused. @default 64 */
+  /**
+   * Inbound channels allowed in their HELLO at once. A newcomer beyond it is admitted
+   * and the oldest pending handshake dropped (`NETCHANNEL_ERR_LIMIT`).
+   * @default 64
+   */
   maxPendingHandshakes?: number;
+  /** Inbound channels in their HELLO at once from one remote IP; beyond it that IP's oldest is dropped. @default 16 */
+  maxPendingHandshakesPerIp?: number;
+  /** An inbound channel that sent no byte this long after it was accepted is dropped, ms. @default 2000 */
+  handshakeFirstByteTimeout?: number;
+  /** An inbound channel must complete its HELLO (and auth proof) this long after it was accepted, ms. @default 5000 */
+  helloTimeout?: number;
+  /** Peer sessions (host ids) at once; a HELLO from a new host id beyond it is refused (`NETCHANNEL_ERR_LIMIT`). @default 1024 */
+  maxPeers?: number;
+  /** Peer sessions (host ids) accepted from one remote IP; a new host id beyond it is refused. @default 64 */
+  maxSessionsPerIp?: number;
+  /** Virtual sockets of all peers together; a SYNC beyond it is refused (RST LIMIT). @default 262144 */
+  maxSockets?: number;
+  /** Accepted virtual sockets of all host ids of one remote IP; a SYNC beyond it is refused (RST LIMIT). @default 16384 */
+  maxSocketsPerIp?: number;
+  /** Out-of-order bytes held for all peers together (see docs/robustness.md for who is reset). @default 33554432 */
+  maxReorderBytes?: number;
+  /**
+   * Memory budget for what peers make this stack hold, all peers together: send
+   * retention (unacknowledged DATA) plus reorder buffers, bytes. Over it, the largest
+   * sockets of the peer holding the most are reset (RST LIMIT).
+   * @default 268435456
+   */
+  memoryBudget?: number;
   /** Virtual sockets allowed per peer host; a SYNC beyond it is refused (RST LIMIT). @default 131072 */
   maxSocketsPerPeer?: number;
   /**
@@ -205,6 +240,7 @@ export interface ResolvedStackOptions {
   };
   hostId: string;
   window: number;
+  sendBuffer: number;
   maxSegmentSize: number;
   maxFramePayload: number;
   channelTxHighWaterMark: number;
@@ -214,6 +250,15 @@ export interface ResolvedStackOptions {
   connectTimeout: number;
   closeTimeout: number;
   maxPendingHandshakes: number;
+  maxPendingHandshakesPerIp: number;
+  handshakeFirstByteTimeout: number;
+  helloTimeout: number;
+  maxPeers: number;
+  maxSessionsPerIp: number;
+  maxSockets: number;
+  maxSocketsPerIp: number;
+  maxReorderBytes: number;
+  memoryBudget: number;
   maxSocketsPerPeer: number;
   maxReorderBytesPerPeer: number;
   idleTimeout: number;
@@ -317,6 +362,8 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
   const maxFramePayload = int('maxFramePayload', o.maxFramePayload, DEFAULT_MAX_PAYLOAD, 1024, 64 * 1024 * 1024);
   const channelTxHighWaterMark = int('channelTxHighWaterMark', o.channelTxHighWaterMark, DEFAULT_TX_HIGH_WATER_MARK, 1024, 128 * 1024 * 1024);
   const maxSegmentSize = int('maxSegmentSize', o.maxSegmentSize, DEFAULT_MAX_SEGMENT, 1, maxFramePayload);
+  // Window + HoL expansion must stay far below 2^31 for modulo-2^32 sequence arithmetic (MAX_GRANT).
+  const window = int('window', o.window, DEFAULT_WINDOW, 1024, 256 * 1024 * 1024);
   return {
     listen,
     channels: {
@@ -336,8 +383,8 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       holExpansion: int('scheduler.holExpansion', sched.holExpansion, 2 * channelTxHighWaterMark, 0, 2 * channelTxHighWaterMark),
     },
     hostId,
-    // Window + HoL expansion must stay far below 2^31 for modulo-2^32 sequence arithmetic.
-    window: int('window', o.window, DEFAULT_WINDOW, 1024, 256 * 1024 * 1024),
+    window,
+    sendBuffer: int('sendBuffer', o.sendBuffer, 2 * window, 1024, 1024 * 1024 * 1024),
     maxSegmentSize,
     maxFramePayload,
     channelTxHighWaterMark,
@@ -347,6 +394,15 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1, 3_600_000),
     closeTimeout: int('closeTimeout', o.closeTimeout, 10_000, 0, 3_600_000),
     maxPendingHandshakes: int('maxPendingHandshakes', o.maxPendingHandshakes, 64, 1, 1_000_000),
+    maxPendingHandshakesPerIp: int('maxPendingHandshakesPerIp', o.maxPendingHandshakesPerIp, 16, 1, 1_000_000),
+    handshakeFirstByteTimeout: int('handshakeFirstByteTimeout', o.handshakeFirstByteTimeout, 2_000, 1, 3_600_000),
+    helloTimeout: int('helloTimeout', o.helloTimeout, 5_000, 1, 3_600_000),
+    maxPeers: int('maxPeers', o.maxPeers, 1024, 1, 1_000_000),
+    maxSessionsPerIp: int('maxSessionsPerIp', o.maxSessionsPerIp, 64, 1, 1_000_000),
+    maxSockets: int('maxSockets', o.maxSockets, 262_144, 1, 100_000_000),
+    maxSocketsPerIp: int('maxSocketsPerIp', o.maxSocketsPerIp, 16_384, 1, 100_000_000),
+    maxReorderBytes: int('maxReorderBytes', o.maxReorderBytes, 32 * 1024 * 1024, 1024, 2 ** 40),
+    memoryBudget: int('memoryBudget', o.memoryBudget, 256 * 1024 * 1024, 1024 * 1024, 2 ** 40),
     maxSocketsPerPeer: int('maxSocketsPerPeer', o.maxSocketsPerPeer, 131_072, 1, 100_000_000),
     maxReorderBytesPerPeer: int('maxReorderBytesPerPeer', o.maxReorderBytesPerPeer, 256 * 1024 * 1024, 1024, 2 ** 40),
     idleTimeout: int('idleTimeout', o.idleTimeout, 0, 0, 2 ** 31 - 1),

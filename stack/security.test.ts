@@ -153,7 +153,7 @@ describe('hostile input closes at most the offending channel', () => {
     await stillWorks(v.good);
   });
 
-  it('connections that never finish their HELLO beyond maxPendingHandshakes are refused', async () => {
+  it('connections that never finish their HELLO beyond maxPendingHandshakes: the oldest are dropped (LIMIT)', async () => {
     const v = await victim({ maxPendingHandshakes: 4, handshakeTimeout: 2000 });
     const socks = await Promise.all(
       Array.from({ length: 8 }, async () => {

@@ -24,6 +24,8 @@ export interface ConnectOptions {
    * @default the stack's `connectTimeout`
    */
   timeout?: number;
+  /** Send buffer of this socket, bytes (see the stack option `sendBuffer`). @default the stack's `sendBuffer` */
+  sendBuffer?: number;
 }
 
 /** Options of `Stack.listen`. */
@@ -35,7 +37,7 @@ export interface ListenOptions {
 }
 
 /** Known keys of {@link ConnectOptions}. */
-export const CONNECT_OPTION_KEYS = { appClass: true, signal: true, timeout: true } as const satisfies KnownKeys<ConnectOptions>;
+export const CONNECT_OPTION_KEYS = { appClass: true, signal: true, timeout: true, sendBuffer: true } as const satisfies KnownKeys<ConnectOptions>;
 
 /** Known keys of {@link ListenOptions}. */
 export const LISTEN_OPTION_KEYS = { appClass: true, signal: true } as const satisfies KnownKeys<ListenOptions>;

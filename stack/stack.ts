@@ -27,6 +27,7 @@ import { attachDiagnostics } from './diagnostics.js';
 import type { ResolvedStackOptions } from './options.js';
 import type { CopyPool, WorkerRuntime } from '../workers/index.js';
 import { Admission } from './admission.js';
+import { StackLimits } from './limits.js';
 import { Dialer } from './dialer.js';
 import { drainSessions } from './shutdown.js';
 import type { ConnectOptions, ListenOptions } from './socket-options.js';
@@ -75,6 +76,7 @@ export class Stack {
     private readonly workers: WorkerRuntime | null = null,
   ) {
     this.hostId = options.hostId;
+    const limits = new StackLimits(options);
     this.ctx = {
       localHostId: options.hostId,
       ports,
@@ -87,6 +89,7 @@ export class Stack {
         holExpansion: options.scheduler.holExpansion,
         idleTimeout: options.idleTimeout,
         zeroCopy: options.zeroCopyWrites,
+        sendBuffer: options.sendBuffer,
       },
       isolation: options.scheduler.isolation,
       txSlicer: options.scheduler.isolation && options.scheduler.txSliceBytes > 0 ? new TxSlicer(options.scheduler.txSliceBytes) : null,
@@ -94,6 +97,7 @@ export class Stack {
       lingerTimeout: options.lingerTimeout,
       maxSockets: options.maxSocketsPerPeer,
       maxReorderBytes: options.maxReorderBytesPerPeer,
+      limits,
       rx: new RxPriorityQueue<DeviceChannel>({ sliceBytes: options.scheduler.rxSliceBytes }),
       emit: (e) => this.events.next(e),
       server: (port) => this.servers.get(port),
@@ -114,6 +118,9 @@ export class Stack {
         }
       },
       sessionFor: (peerHostId: string, remoteAddress: string) => this.sessionFor(peerHostId, remoteAddress),
+      limits,
+      sessionOf: (peerHostId: string) => this.sessions.get(peerHostId),
+      peerCount: () => this.sessions.size,
     };
     this.dialer = new Dialer(parts);
     this.admission = new Admission(parts);
@@ -272,7 +279,7 @@ export class Stack {
   private createSocketFor(address: string | readonly string[], o: ResolvedConnectOptions): VirtualSocket {
     this.assertOpen('connect');
     this.addressList(address);
-    return new VirtualSocket(socketInit(this.ctx.socketDefaults, o.appClass));
+    return new VirtualSocket(socketInit(this.ctx.socketDefaults, o.appClass, o.sendBuffer));
   }
 
   /** One address or 1-16 distinct ones, each valid for a registered driver. */

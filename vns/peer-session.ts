@@ -11,9 +11,12 @@ import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, MAX_LISTEN_PORT, MAX_PORT, ResetReason, type Frame } from '../netdriver/frame.js';
 import { NetDevice, type DeviceChannel, type FrameSink, type RxScheduler } from '../netdriver/net-device.js';
 import type { ControlledPeer } from '../netscheduler/control-loop.js';
-import type { EventSink } from '../events/index.js';
+import type { EventSink, LimitName } from '../events/index.js';
 import { ChannelRouter, type RouterContext } from './channel-router.js';
 import { EphemeralPorts, isEphemeralPort, type PortAllocator } from './port-allocator.js';
+import type { BudgetAccount } from './memory-budget.js';
+import { ipKey, type SessionLimits } from './session-limits.js';
+import { MAX_GRANT } from './seq.js';
 import type { LinkedSocket, SocketLink } from './socket-link.js';
 import type { VirtualServer } from './virtual-server.js';
 import { VirtualSocket, type VirtualSocketInit } from './virtual-socket.js';
@@ -34,6 +37,8 @@ export interface SessionSocketDefaults {
   idleTimeout: number;
   /** Retain written Buffers without copying (caller must not modify them). */
   zeroCopy: boolean;
+  /** Unsent plus unacknowledged bytes a socket holds before `write()` waits for acks. */
+  sendBuffer: number;
 }
 
 /** What a session needs from its stack. */
@@ -53,6 +58,8 @@ export interface SessionContext extends RouterContext {
   readonly maxSockets: number;
   /** Out-of-order bytes allowed across the peer's sockets. */
   readonly maxReorderBytes: number;
+  /** Stack-wide limits: socket slots (total, per IP) and the memory budget. */
+  readonly limits: SessionLimits;
   /** The server listening on a virtual port, if any. */
   server(port: number): VirtualServer | undefined;
 }
@@ -78,12 +85,12 @@ function portsInRange(f: Frame): boolean {
 }
 
 /** Construction settings of a socket of class `appClass` (not bound to a session yet). */
-export function socketInit(d: SessionSocketDefaults, appClass: AppClass): VirtualSocketInit {
-  return { appClass, window: d.window, maxSegment: d.maxSegment, allowHalfOpen: d.allowHalfOpen, holExpansion: d.holExpansion, zeroCopy: d.zeroCopy };
+export function socketInit(d: SessionSocketDefaults, appClass: AppClass, sendBuffer = d.sendBuffer): VirtualSocketInit {
+  return { appClass, window: d.window, maxSegment: d.maxSegment, allowHalfOpen: d.allowHalfOpen, holExpansion: d.holExpansion, zeroCopy: d.zeroCopy, sendBuffer };
 }
 
 /** All virtual sockets between this stack and one peer host. */
-export class PeerSession extends EventEmitter<PeerSessionEvents> implements SocketLink, FrameSink, ControlledPeer {
+export class PeerSession extends EventEmitter<PeerSessionEvents> implements SocketLink, FrameSink, ControlledPeer, BudgetAccount {
   /** Open sockets by connection key. */
   readonly sockets = new Map<number, VirtualSocket>();
   /** The peer's channels. */
@@ -129,6 +136,14 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   get scalable(): boolean {
     return this.dialAddress !== undefined;
   }
+  /** Per-IP limit key of the peer's first address (undefined: not an IP transport). */
+  readonly ip: string | undefined;
+  /** @internal Memory-budget accounting (see MemoryBudget). */
+  budgetBytes = 0;
+  /** @internal */
+  budgetReorderBytes = 0;
+  /** @internal */
+  readonly budgetSeq: number;
   private readonly lingerers = new Map<LinkedSocket, NodeJS.Timeout>();
   /** Ephemeral ports of the sockets this stack opened to the peer. */
   private readonly ephemeral = new EphemeralPorts();
@@ -143,6 +158,9 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     private readonly ctx: SessionContext,
   ) {
     super();
+    this.ip = ipKey(remoteAddress);
+    this.budgetSeq = ctx.limits.budget.seq();
+    ctx.limits.budget.add(this);
     const device = (this.device = new NetDevice(peerHostId, this, ctx.rx));
     this.router = new ChannelRouter(device, ctx);
     device.on('writable', () => this.router.unblock());
@@ -201,8 +219,12 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     if (sock.destroyed) return;
     let err: SocketError | undefined;
     if (this.dead) err = new SocketError(ErrorCode.PEER_UNREACHABLE, `peer ${this.remoteAddress} is unreachable`);
-    else if (this.sockets.size >= this.ctx.maxSockets) {
-      err = new SocketError(ErrorCode.LIMIT, `${this.sockets.size} virtual sockets to ${this.remoteAddress} already open (maxSocketsPerPeer ${this.ctx.maxSockets})`);
+    else {
+      const limit = this.sockets.size >= this.ctx.maxSockets ? 'maxSocketsPerPeer' : this.ctx.limits.admitSocket(undefined);
+      if (limit !== undefined) {
+        this.limitHit(limit);
+        err = new SocketError(ErrorCode.LIMIT, `cannot open another virtual socket to ${this.remoteAddress}: ${limit} reached (${this.sockets.size} open to this peer)`);
+      }
     }
     let localPort = 0;
     try {
@@ -257,7 +279,10 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
 
   detach(sock: LinkedSocket): void {
     const key = keyOf(sock.localPort, sock.remotePort);
-    if (this.sockets.get(key) === sock) this.sockets.delete(key);
+    if (this.sockets.get(key) === sock) {
+      this.sockets.delete(key);
+      this.ctx.limits.socketRemoved(isEphemeralPort(sock.localPort) ? undefined : this.ip);
+    }
     if (isEphemeralPort(sock.localPort)) this.ephemeral.release(sock.localPort);
     this.router.forget(sock);
     const t = this.lingerers.get(sock);
@@ -271,9 +296,36 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   reorderBytes = 0;
 
   reserveReorder(delta: number): boolean {
-    if (delta > 0 && this.reorderBytes + delta > this.ctx.maxReorderBytes) return false;
+    const limit = delta > 0 && this.reorderBytes + delta > this.ctx.maxReorderBytes ? 'maxReorderBytesPerPeer' : this.ctx.limits.budget.reserveReorder(this, delta);
+    if (limit !== undefined) {
+      this.limitHit(limit);
+      return false;
+    }
     this.reorderBytes += delta;
     return true;
+  }
+
+  retain(delta: number): void {
+    this.ctx.limits.budget.retain(this, delta);
+  }
+
+  /** @internal Memory budget: resets this peer's socket holding the most for `limit`. */
+  shed(limit: LimitName): boolean {
+    let victim: VirtualSocket | undefined;
+    let most = 0;
+    for (const s of this.sockets.values()) {
+      const held = limit === 'maxReorderBytes' ? s.reorderBytes : s.retainedBytes + s.reorderBytes;
+      if (held > most) [victim, most] = [s, held];
+    }
+    if (victim === undefined) return false;
+    this.limitHit(limit);
+    victim.limitReset(`${limit} (${this.ctx.limits.budget.used} bytes held for all peers): the peer holding the most, ${this.remoteAddress}, loses its largest socket`);
+    return true;
+  }
+
+  /** Publishes a `limit-hit` event for this peer. */
+  limitHit(limit: LimitName): void {
+    this.ctx.emit({ type: 'limit-hit', at: Date.now(), peer: this.remoteHostId, limit, remoteAddress: this.remoteAddress });
   }
 
   linger(sock: LinkedSocket): void {
@@ -310,7 +362,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
 
   private onSync(f: Frame, from: DeviceChannel): void {
     const requested: AppClass = (f.flags & FrameFlag.LATENCY) !== 0 ? 'latency' : 'throughput';
-    if (!isEphemeralPort(f.src) || f.dst > MAX_LISTEN_PORT) {
+    if (!isEphemeralPort(f.src) || f.dst > MAX_LISTEN_PORT || f.dst === 0 || f.ack > MAX_GRANT) {
       this.reset(requested, f, ResetReason.PROTOCOL);
       return;
     }
@@ -319,7 +371,9 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       this.reset(from.appClass, f, ResetReason.REFUSED);
       return;
     }
-    if (this.sockets.size >= this.ctx.maxSockets) {
+    const limit = this.sockets.size >= this.ctx.maxSockets ? 'maxSocketsPerPeer' : this.ctx.limits.admitSocket(this.ip);
+    if (limit !== undefined) {
+      this.limitHit(limit);
       this.reset(from.appClass, f, ResetReason.LIMIT);
       return;
     }
@@ -345,6 +399,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       sock.setTimeout(idle, () => sock.destroy(new SocketError(ErrorCode.TIMEOUT, `virtual socket ${localPort}->${remotePort} idle for ${idle} ms (idleTimeout)`)));
     }
     this.sockets.set(keyOf(localPort, remotePort), sock);
+    this.ctx.limits.socketAdded(isEphemeralPort(localPort) ? undefined : this.ip);
   }
 
   notify(sock: LinkedSocket, kind: 'hol-detected' | 'hol-resolved' | 'pinned' | 'shared', windowBytes: number): void {
@@ -425,6 +480,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       s.onReset(ResetReason.RESET, error as NetChannelError);
     }
     for (const s of [...this.lingerers.keys()]) this.detach(s);
+    this.ctx.limits.budget.remove(this);
     this.emit('down', err);
   }
 }

@@ -27,6 +27,13 @@ export class RetransmitQueue {
   private reinjectHead = 0;
   /** Index (local) of the frame {@link peekResend} returned, or -1 for the sequential pointer. */
   private peeked = -1;
+  /** Payload bytes of the unacknowledged frames (what the socket retains). */
+  bytes = 0;
+
+  constructor(
+    /** Told of every change of {@link bytes} (the peer's memory-budget account). */
+    private readonly account: { retain(delta: number): void },
+  ) {}
 
   /** True when every frame sent is acknowledged. */
   get empty(): boolean {
@@ -44,17 +51,23 @@ export class RetransmitQueue {
     this.slabs.push(slab);
     this.channels.push(channelId);
     this.next = this.frames.length;
+    this.bytes += frame.payload.length;
+    this.account.retain(frame.payload.length);
   }
 
   /** Drops every frame that ends at or before `ack` (cumulative acknowledgement). */
   ack(ack: number): void {
     const q = this.frames;
     let h = this.head;
+    let released = 0;
     while (h < q.length && seqDiff(seqAdd(q[h]!.seq, q[h]!.payload.length), ack) <= 0) {
       releaseRetained(this.slabs[h]!);
+      released += q[h]!.payload.length;
       h++;
     }
     if (h === this.head) return;
+    this.bytes -= released;
+    this.account.retain(-released);
     this.head = h;
     if (this.next < h) this.next = h;
     if (h > 64 && h * 2 > q.length) {
@@ -87,13 +100,6 @@ export class RetransmitQueue {
         n++;
       }
     }
-    return n;
-  }
-
-  /** Bytes of unacknowledged DATA payload held. */
-  get bytes(): number {
-    let n = 0;
-    for (let i = this.head; i < this.frames.length; i++) n += this.frames[i]!.payload.length;
     return n;
   }
 
@@ -145,5 +151,7 @@ export class RetransmitQueue {
     this.base = 0;
     this.reinjectQueue = [];
     this.reinjectHead = 0;
+    if (this.bytes !== 0) this.account.retain(-this.bytes);
+    this.bytes = 0;
   }
 }

@@ -35,6 +35,8 @@ export interface SocketLink {
   linger(sock: LinkedSocket): void;
   /** Accounts `delta` out-of-order bytes against the peer's limit; false = over the limit. */
   reserveReorder(delta: number): boolean;
+  /** Accounts `delta` bytes retained for retransmission (negative: released) against the memory budget. */
+  retain(delta: number): void;
   /** A scheduler-relevant change: HoL detected/resolved here, or the peer (un)pinned us. */
   notify(sock: LinkedSocket, kind: 'hol-detected' | 'hol-resolved' | 'pinned' | 'shared', windowBytes: number): void;
   /** The socket was destroyed (`err` set when it failed); called once. */
@@ -88,6 +90,7 @@ export const UNBOUND_LINK: SocketLink = {
   localHostId: '',
   sendData: () => false,
   resendData: () => -1,
+  retain: () => {},
   control: () => {},
   detach: () => {},
   linger: () => {},

@@ -42,6 +42,8 @@ export class SocketReceiver {
   private extraWindow = 0;
   private lastConsumed = 0;
   private stalledTicks = 0;
+  /** `rcvNxt` acknowledged by the last CREDIT sent (delayed acknowledgement). */
+  private ackSent = 0;
 
   constructor(
     private readonly host: ReceiverHost,
@@ -56,6 +58,11 @@ export class SocketReceiver {
   /** Current receive window (credit) including any HoL expansion, bytes. */
   get receiveWindow(): number {
     return this.window + this.extraWindow;
+  }
+
+  /** Out-of-order bytes held (and reserved against the peer's budgets). */
+  get reorderBytes(): number {
+    return this.reorderReserved;
   }
 
   /** A DATA segment arrived. */
@@ -81,7 +88,7 @@ export class SocketReceiver {
       } else if (added > 0 && this.host.reserveReorder(added)) {
         this.reorderReserved += added;
       } else if (added > 0) {
-        this.host.fail('limit', `peer's out-of-order bytes exceed maxReorderBytesPerPeer; socket ${this.host.localPort}->${this.host.remotePort} reset`);
+        this.host.fail('limit', `peer's out-of-order bytes exceed a reorder limit (maxReorderBytesPerPeer, maxReorderBytes or memoryBudget); socket ${this.host.localPort}->${this.host.remotePort} reset`);
       }
       return;
     }
@@ -98,21 +105,38 @@ export class SocketReceiver {
   /** The peer's FIN at offset `seq` arrived (the first one counts). */
   onFin(seq: number): void {
     if (this.finSeq !== -1) return;
+    if (seqDiff(seq, this.grantSent) > 0 || seqDiff(seq, this.rcvNxt) < 0) {
+      this.host.fail('protocol', `peer's FIN at offset ${seq} lies outside ${this.rcvNxt}..${this.grantSent} (received in order .. granted)`);
+      return;
+    }
     this.finSeq = seq;
     this.maybeFin();
   }
 
-  /** Sends a CREDIT when the application consumed a quarter window since the last one (or `force`). */
+  /** Sends a CREDIT when the application consumed, or the peer sent, a quarter window since the last one (or `force`). */
   maybeGrant(force = false): void {
     if (this.finReceived) return;
     const consumed = seqAdd(this.rcvNxt, -this.host.readableLength);
     const grant = seqAdd(consumed, this.receiveWindow);
     const delta = seqDiff(grant, this.grantSent);
-    if (delta >= this.window >>> 2 || (force && delta >= 0)) {
+    // Also acknowledge every quarter window received, even while the reader is paused
+    // (the grant does not move then), so the sender can release what it retains.
+    const quarter = this.window >>> 2;
+    if (delta >= quarter || seqDiff(this.rcvNxt, this.ackSent) >= quarter || (force && delta >= 0)) {
       this.grantSent = delta > 0 ? grant : this.grantSent;
+      this.ackSent = this.rcvNxt;
       const flags = this.extraWindow > 0 ? FrameFlag.HOL : 0;
       this.host.sendControl(controlFrame(FrameType.CREDIT, this.host.localPort, this.host.remotePort, this.rcvNxt, this.grantSent, flags));
     }
+  }
+
+  /**
+   * Control tick: acknowledges bytes received since the last CREDIT even when the
+   * grant moved less than a quarter window, so a sender whose send buffer is smaller
+   * than that is not left waiting (like TCP's delayed ACK).
+   */
+  ackTick(): void {
+    if (this.rcvNxt !== this.ackSent) this.maybeGrant(true);
   }
 
   /** Acknowledges everything up to the peer's FIN, so it can stop retaining data. */

@@ -9,35 +9,16 @@ import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, ResetReason, type Frame } from '../netdriver/frame.js';
 import { RetransmitQueue } from './retransmit-queue.js';
 import { SocketReceiver, type ReceiverHost } from './socket-receiver.js';
-import { seqAdd, seqDiff } from './seq.js';
+import { MAX_GRANT, seqAdd, seqDiff } from './seq.js';
 import { UNBOUND_LINK, type LinkedSocket, type SocketBinding, type SocketLink } from './socket-link.js';
 
 export type { SocketBinding } from './socket-link.js';
 import { SocketSurface } from './socket-surface.js';
 import { TxQueue } from './tx-queue.js';
 import { resetError } from './reset-error.js';
+import type { VirtualSocketInit } from './socket-init.js';
 
-/** Default receive window (credit) per socket: 4 MiB. */
-export const DEFAULT_WINDOW = 4 * 1024 * 1024;
-/** Default largest DATA payload: 64 KiB. */
-export const DEFAULT_MAX_SEGMENT = 64 * 1024;
-
-/** Construction parameters (internal: sockets are made by stacks). */
-export interface VirtualSocketInit extends Partial<SocketBinding> {
-  appClass: AppClass;
-  /** Receive window granted to the peer, in bytes. */
-  window: number;
-  /** Largest DATA payload sent. */
-  maxSegment: number;
-  /** Keep the writable side open after the peer ends (like net.Socket). */
-  allowHalfOpen: boolean;
-  /** Already established (acceptor side), with the peer's initial grant. */
-  peerGrant?: number;
-  /** Extra receive window granted while the reader stalls (HoL), bytes. */
-  holExpansion: number;
-  /** Retain the caller's Buffers (no copy): the caller must not modify a written Buffer. */
-  zeroCopy: boolean;
-}
+export { DEFAULT_MAX_SEGMENT, DEFAULT_WINDOW, type VirtualSocketInit } from './socket-init.js';
 
 /** Shared by every socket, so none needs its own closure for the deferred grant check. */
 function deferredGrant(sock: VirtualSocket): void {
@@ -66,6 +47,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   private rport = 0;
   private readonly window: number;
   private readonly mss: number;
+  private readonly sendBuffer: number;
   private state: State;
 
   // Transmit side.
@@ -79,7 +61,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   private finSent = false;
   private finAcked = false;
   /** Sent DATA frames not yet acknowledged (kept for retransmission after a channel failure). */
-  private readonly retx = new RetransmitQueue();
+  private readonly retx: RetransmitQueue;
   private resendControl = false;
   private lingering = false;
   /** Times the sender ran out of credit (flow-control stalls). */
@@ -101,6 +83,8 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     this.appClass = init.appClass;
     this.window = init.window;
     this.mss = init.maxSegment;
+    this.sendBuffer = init.sendBuffer;
+    this.retx = new RetransmitQueue({ retain: (delta) => this.link.retain(delta) });
     this.tx = new TxQueue(init.zeroCopy);
     this.rx = new SocketReceiver(this.receiverHost(), init.window, init.holExpansion);
     this.state = init.peerGrant === undefined ? (init.link ? 'connecting' : 'idle') : 'open';
@@ -151,6 +135,17 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   /** Payload bytes written: sent on channels plus still buffered in the socket. */
   get bytesWritten(): number {
     return this.sent + this.tx.bytes + this.writableLength;
+  }
+  /**
+   * Bytes the socket holds for sending: written but unsent, plus sent but not yet
+   * acknowledged (kept for retransmission). At most `sendBuffer` plus one write.
+   */
+  get retainedBytes(): number {
+    return this.tx.bytes + this.retx.bytes;
+  }
+  /** @internal Out-of-order bytes held for this socket. */
+  get reorderBytes(): number {
+    return this.rx.reorderBytes;
   }
   // ---- Duplex hooks ------------------------------------------------------------
 
@@ -248,7 +243,8 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     }
     this.touch();
     const cb = this.writeCb;
-    if (cb) {
+    // The send buffer: a writer is paced by acknowledgements, not by our memory.
+    if (cb && this.retx.bytes < this.sendBuffer) {
       this.writeCb = null;
       cb();
     }
@@ -266,6 +262,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   /** @internal The handshake completed with the peer's initial grant. */
   onEstablished(peerGrant: number): void {
     if (this.state !== 'connecting') return;
+    if (peerGrant > MAX_GRANT) return this.protocolError(`peer granted a window of ${peerGrant} bytes in its SYNC_ACK, over the maximum ${MAX_GRANT}`);
     this.state = 'open';
     this.sndGrant = peerGrant >>> 0;
     this.emit('connect');
@@ -293,6 +290,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
           this.pinnedTo = pinned ? 0 : null;
           this.link.notify(this, pinned ? 'pinned' : 'shared', 0);
         }
+        if (seqDiff(f.ack, f.seq) > MAX_GRANT) return this.protocolError(`peer granted up to offset ${f.ack}, ${seqDiff(f.ack, f.seq)} bytes past its acknowledgement, over the maximum ${MAX_GRANT}`);
         this.onAck(f.seq, (f.flags & FrameFlag.FIN_SEEN) !== 0);
         if (seqDiff(f.ack, this.sndGrant) > 0) {
           this.sndGrant = f.ack;
@@ -347,6 +345,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   /** Drops acknowledged frames; `finSeen` also acknowledges the FIN. */
   private onAck(ack: number, finSeen: boolean): void {
     this.retx.ack(ack);
+    if (this.writeCb) this.pump(); // acknowledgements make room in the send buffer
     if (finSeen && this.finSent && seqDiff(ack, this.sndNxt) === 0) this.finAcked = true;
     if (this.lingering && this.allAcked) {
       this.lingering = false;
@@ -409,9 +408,10 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     return this.rx.receiveWindow;
   }
 
-  /** @internal Control tick (scheduler): head-of-line check of the receive side. */
+  /** @internal Control tick (scheduler): delayed acknowledgement and head-of-line check of the receive side. */
   checkHol(): void {
     if (this.state !== 'open') return;
+    this.rx.ackTick();
     const change = this.rx.checkHol();
     if (change !== undefined) this.link.notify(this, change, this.rx.receiveWindow);
   }
@@ -436,13 +436,29 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
       },
       sendControl: (frame) => this.link.control(this, frame),
       reserveReorder: (delta) => this.link.reserveReorder(delta),
-      fail: (kind, message) => {
-        const limit = kind === 'limit';
-        this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, limit ? ResetReason.LIMIT : ResetReason.PROTOCOL));
-        this.resetByPeer = true; // RST already sent
-        this.destroy(new SocketError(limit ? ErrorCode.LIMIT : ErrorCode.PROTOCOL, message));
-      },
+      fail: (kind, message) => (kind === 'protocol' ? this.protocolError(message) : this.failLimit(message)),
     };
+  }
+
+  /** @internal The memory budget reclaims this socket: RST LIMIT, `NETCHANNEL_ERR_LIMIT`. */
+  limitReset(message: string): void {
+    if (this.lingering) {
+      this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.LIMIT));
+      this.dropUnacked();
+      this.link.detach(this);
+    } else if (!this.destroyed) this.failLimit(message);
+  }
+
+  private failLimit(message: string): void {
+    this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.LIMIT));
+    this.resetByPeer = true;
+    this.destroy(new SocketError(ErrorCode.LIMIT, message));
+  }
+
+  private protocolError(message: string): void {
+    this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.PROTOCOL));
+    this.resetByPeer = true; // RST already sent
+    this.destroy(new SocketError(ErrorCode.PROTOCOL, message));
   }
 
   /** @internal SYNC (connect side) or SYNC_ACK (accept side) frame for this socket. */

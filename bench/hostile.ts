@@ -1,0 +1,231 @@
+/**
+ * Hostile-peer bench (not run in CI): the attacks of the "Hostile peers" issue against a
+ * victim stack in a child process, with the victim's RSS before, at peak and after GC.
+ *   node --expose-gc dist/bench/hostile.js [--burst 20000] [--only never-ack,reorder,…] [--settle 2500 (ms idle before the after-GC sample)] [--victim-options '{"memoryBudget":67108864}']
+ * The victim runs with default options unless `--victim-options` (JSON) says otherwise.
+ * Attacks, one after another (each attacker leaves with BYE, then the victim is GC'd):
+ *   never-ack   a peer grants 512 MiB (MAX_GRANT) and never acknowledges; it sends 128 MiB to echo
+ *   reorder     4 fresh host ids each send up to 157.5 MiB of out-of-order DATA
+ *   sync-flood  10,000 SYNCs from one host id
+ *   slowloris   200 connections dribbling a HELLO, and a legitimate connect timed during it
+ *   burst       a legitimate client opens and closes `--burst` sockets (64 KiB echoed each)
+ * @packageDocumentation
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createStack, type StackOptions, type VirtualSocket } from '../index.js';
+import { parseHostPort } from '../netdriver/address.js';
+import { controlFrame, FrameType, type Frame } from '../netdriver/frame.js';
+import { helloBytes, rawConnection, rawPeer, type RawPeer } from '../test/raw-peer.js';
+import { MAX_GRANT } from '../vns/seq.js';
+
+const { values } = parseArgs({ options: { victim: { type: 'boolean', default: false }, burst: { type: 'string', default: '20000' }, only: { type: 'string', default: '' }, settle: { type: 'string', default: '2500' }, 'victim-options': { type: 'string', default: '{}' } } });
+const MiB = 2 ** 20;
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+type Req = { type: 'rss'; settleMs: number } | { type: 'reset-peak' };
+type Rep = { type: 'ready'; address: string } | { type: 'rss'; rss: number; peak: number; peakBuffers: number; heap: number; heapTotal: number; buffers: number; sockets: number; peers: number; limitHits: number };
+
+if (values.victim) {
+  // ---- the victim: a stack with an echo service on port 80 -------------------------
+  const options = JSON.parse(values['victim-options']) as StackOptions;
+  const server = await createStack({ ...options, listen: ['tcp://127.0.0.1:0'] });
+  (await server.listen(80)).on('connection', (s: VirtualSocket) => s.on('error', () => {}).pipe(s));
+  let limitHits = 0;
+  server.events$.subscribe((e) => void (e.type === 'limit-hit' && limitHits++));
+  let peak = 0;
+  let peakBuffers = 0;
+  setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5).unref();
+  setInterval(() => (peakBuffers = Math.max(peakBuffers, process.memoryUsage().arrayBuffers)), 25).unref();
+  process.on('message', (m: Req) => {
+    void (async () => {
+      if (m.type === 'reset-peak') [peak, peakBuffers] = [process.memoryUsage.rss(), 0];
+      if (m.type !== 'rss') return;
+      peak = Math.max(peak, process.memoryUsage.rss());
+      const [p, pb] = [peak, peakBuffers];
+      await sleep(m.settleMs); // lets idle slabs be trimmed
+      gc();
+      await sleep(50);
+      gc();
+      const sockets = server.peers.reduce((n, s) => n + s.sockets.size, 0);
+      const mu = process.memoryUsage();
+      process.send!({ type: 'rss', rss: mu.rss, peak: p, peakBuffers: pb, heap: mu.heapUsed, heapTotal: mu.heapTotal, buffers: mu.arrayBuffers, sockets, peers: server.peers.length, limitHits } satisfies Rep);
+    })();
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ type: 'ready', address: server.addresses[0]! } satisfies Rep);
+} else {
+  await main();
+}
+
+async function main(): Promise<void> {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--victim', '--victim-options', values['victim-options']], { execArgv: ['--expose-gc'] });
+  const replies: Rep[] = [];
+  let wake: (() => void) | null = null;
+  child.on('message', (m: Rep) => {
+    replies.push(m);
+    wake?.();
+  });
+  const next = async (): Promise<Rep> => {
+    while (replies.length === 0) await new Promise<void>((r) => (wake = r));
+    return replies.shift()!;
+  };
+  const ready = (await next()) as Extract<Rep, { type: 'ready' }>;
+  const address = ready.address;
+  const port = parseHostPort(address, 'tcp', false).port;
+  const measure = async (settleMs = Number(values.settle)): Promise<Extract<Rep, { type: 'rss' }>> => {
+    child.send({ type: 'rss', settleMs } satisfies Req);
+    return (await next()) as Extract<Rep, { type: 'rss' }>;
+  };
+  const fmt = (b: number): string => `${(b / MiB).toFixed(1)} MiB`;
+  const signed = (b: number): string => `${b >= 0 ? '+' : '−'}${fmt(Math.abs(b))}`;
+  const base = await measure(100);
+  console.log(`victim options: ${values['victim-options']}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '-'}; baseline RSS after GC ${fmt(base.rss)} (JS heap ${fmt(base.heap)}, buffers ${fmt(base.buffers)})`);
+  let worstPeak = base.rss;
+  const bye = async (peers: RawPeer[]): Promise<void> => {
+    for (const p of peers) {
+      p.send(controlFrame(FrameType.BYE, 0, 0));
+      p.sock.end();
+    }
+    await Promise.all(peers.map((p) => Promise.race([p.closed, sleep(3000)])));
+  };
+  const only = values.only === '' ? null : new Set(values.only.split(','));
+  const attack = async (name: string, run: () => Promise<string>): Promise<void> => {
+    if (only !== null && !only.has(name)) return;
+    child.send({ type: 'reset-peak' } satisfies Req);
+    const before = await measure(100);
+    const t0 = performance.now();
+    const note = await run();
+    const after = await measure();
+    worstPeak = Math.max(worstPeak, after.peak);
+    console.log(
+      `${name.padEnd(11)} ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s  RSS before ${fmt(before.rss)}, peak ${fmt(after.peak)} (${signed(after.peak - base.rss)} over baseline; Buffers at most ${fmt(after.peakBuffers)}), after GC ${fmt(after.rss)} (${signed(after.rss - base.rss)}; ${signed(after.rss - before.rss)} vs before; JS heap ${fmt(after.heap)} of ${fmt(after.heapTotal)}, buffers ${fmt(after.buffers)}); victim: ${after.peers} peers, ${after.sockets} sockets, ${after.limitHits} limit hits so far; ${note}`,
+    );
+  };
+
+  await attack('never-ack', async () => {
+    const a = await rawPeer(port, 'a0'.repeat(16));
+    a.send(controlFrame(FrameType.SYNC, 70000, 80, 0, MAX_GRANT));
+    await a.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK), 5000, 'SYNC_ACK');
+    let sent = 0;
+    let grant = 4 * MiB;
+    let stalled = 0;
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    let seen = 0;
+    while (sent < 128 * MiB && stalled < 200) {
+      for (; seen < a.frames.length; seen++) if (a.frames[seen]!.type === FrameType.CREDIT) grant = Math.max(grant, a.frames[seen]!.ack);
+      if (grant - sent >= chunk.length) {
+        a.send({ ...controlFrame(FrameType.DATA, 70000, 80, sent), payload: chunk });
+        sent += chunk.length;
+        stalled = 0;
+        if (a.sock.writableLength > 4 * MiB) await once(a.sock, 'drain');
+      } else {
+        stalled++;
+        await sleep(5);
+      }
+    }
+    const echoed = a.frames.filter((f) => f.type === FrameType.DATA).reduce((n, f) => n + f.payload.length, 0);
+    await bye([a]);
+    return `sent ${fmt(sent)} of 128 MiB before the victim stopped granting; it echoed ${fmt(echoed)} unacknowledged`;
+  });
+
+  await attack('reorder', async () => {
+    const peers: RawPeer[] = [];
+    let sent = 0;
+    let resets = 0;
+    for (let h = 0; h < 4; h++) {
+      const p = await rawPeer(port, `b${h}`.repeat(16));
+      peers.push(p);
+      // 157.5 MiB of out-of-order data: 40 sockets × (4 MiB window − 64 KiB), byte 0 withheld.
+      for (let s = 0; s < 40; s++) {
+        const src = 70000 + s;
+        p.send(controlFrame(FrameType.SYNC, src, 80, 0, 1 << 20));
+        for (let off = 1; off + 64 * 1024 < 4 * MiB; off += 64 * 1024) {
+          p.send({ ...controlFrame(FrameType.DATA, src, 80, off), payload: Buffer.alloc(64 * 1024, 1) });
+          sent += 64 * 1024;
+          if (p.sock.writableLength > 8 * MiB) await once(p.sock, 'drain');
+        }
+      }
+    }
+    await sleep(500);
+    for (const p of peers) resets += p.frames.filter((f) => f.type === FrameType.RST).length;
+    await bye(peers);
+    return `sent ${fmt(sent)} out of order from 4 host ids; ${resets} RST answers (LIMIT resets, then UNKNOWN for DATA to reset sockets)`;
+  });
+
+  await attack('sync-flood', async () => {
+    const start = await measure(100);
+    const p = await rawPeer(port, 'c0'.repeat(16));
+    const frames: Frame[] = [];
+    for (let i = 0; i < 10_000; i++) frames.push(controlFrame(FrameType.SYNC, 70000 + i, 80, 0, 1 << 20));
+    p.send(...frames);
+    await p.until((fs) => fs.filter((f) => f.type === FrameType.SYNC_ACK || f.type === FrameType.RST).length >= 10_000, 20_000, 'answers');
+    const acks = p.frames.filter((f) => f.type === FrameType.SYNC_ACK).length;
+    child.send({ type: 'rss', settleMs: 0 } satisfies Req); // peak while the sockets exist
+    const during = (await next()) as Extract<Rep, { type: 'rss' }>;
+    await bye([p]);
+    return `10000 SYNCs: ${acks} accepted, ${10_000 - acks} refused; ${during.sockets} sockets: ${signed(during.rss - start.rss)} RSS, ${signed(during.heap - start.heap)} JS heap (${((during.heap - start.heap) / Math.max(1, during.sockets) / 1024).toFixed(1)} KiB heap each)`;
+  });
+
+  await attack('slowloris', async () => {
+    const slow = await Promise.all(Array.from({ length: 200 }, () => rawConnection(port)));
+    const hello = helloBytes('d0'.repeat(16));
+    let k = 0;
+    const drip = setInterval(() => {
+      k++;
+      for (const s of slow) if (!s.destroyed && k <= hello.length) s.write(hello.subarray(k - 1, k));
+    }, 500);
+    await sleep(200);
+    const legit = await createStack();
+    const t0 = performance.now();
+    let outcome: string;
+    try {
+      const sock = await legit.connect(address, 80);
+      outcome = `legitimate connect took ${(performance.now() - t0).toFixed(0)} ms`;
+      sock.destroy();
+    } catch (err) {
+      outcome = `legitimate connect FAILED: ${(err as Error).message}`;
+    }
+    await sleep(1000);
+    const open = slow.filter((s) => !s.destroyed && !s.closed).length;
+    clearInterval(drip);
+    for (const s of slow) s.destroy();
+    await legit.close();
+    return `${outcome}; ${open} of 200 slow connections still open after 1.2 s`;
+  });
+
+  const burst = Number(values.burst);
+  await attack('burst', async () => {
+    const client = await createStack({ channels: { throughput: 2, latency: 0 } });
+    const payload = Buffer.alloc(64 * 1024, 9);
+    let done = 0;
+    const t0 = performance.now();
+    while (done < burst) {
+      const n = Math.min(256, burst - done);
+      await Promise.all(
+        Array.from({ length: n }, async () => {
+          const s = await client.connect(address, 80);
+          let got = 0;
+          s.on('data', (d: Buffer) => (got += d.length));
+          s.end(payload);
+          await once(s, 'end');
+          if (got !== payload.length) throw new Error(`echo returned ${got} bytes`);
+          s.destroy();
+        }),
+      );
+      done += n;
+    }
+    const secs = (performance.now() - t0) / 1000;
+    await client.close();
+    return `${burst} sockets opened, echoed 64 KiB and closed in ${secs.toFixed(1)} s`;
+  });
+
+  const end = await measure();
+  console.log(`overall: baseline ${fmt(base.rss)}, worst peak ${fmt(worstPeak)} (${signed(worstPeak - base.rss)}), final after GC ${fmt(end.rss)} (${signed(end.rss - base.rss)})`);
+  child.disconnect();
+  child.kill();
+  process.exit(0);
+}
