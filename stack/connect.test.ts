@@ -146,7 +146,7 @@ describe('options: unknown keys are rejected, naming the key and the known ones'
     await expect(createStack({ metrics: { enable: false } } as never)).rejects.toThrow(/options\.metrics\.enable .*known: enabled/);
     pair = await stackPair('memory', { channels: { throughput: 1, latency: 0 } });
     const p = pair;
-    await expect(p.client.connect(p.address, 80, { apClass: 'latency' } as never)).rejects.toThrow(/connect options\.apClass is not a known option \(known: appClass, signal, timeout\)/);
+    await expect(p.client.connect(p.address, 80, { apClass: 'latency' } as never)).rejects.toThrow(/connect options\.apClass is not a known option \(known: appClass, signal, timeout, sendBuffer\)/);
     expect(catchError(() => p.client.createSocket(p.address, { tiemout: 5 } as never))).toMatchObject({ code: 'NETCHANNEL_ERR_INVALID_ARG' });
     await expect(p.server.listen(80, { appclass: 'latency' } as never)).rejects.toThrow(/listen options\.appclass .*known: appClass, signal/);
     await expect(rpcListen(p.server, 0, (x) => x, { maxMesageSize: 1 } as never)).rejects.toThrow(/rpc listen options\.maxMesageSize .*known: maxMessageSize, timeout, appClass, signal, onMessage/);

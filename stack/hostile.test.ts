@@ -64,18 +64,18 @@ describe('send buffer: a peer that never acknowledges', () => {
     const sendBuffer = 256 * 1024;
     const v = await victim({ window: 64 * 1024, sendBuffer, scheduler: { holExpansion: 0 } });
     const a = await v.attack(A);
-    a.send(sync(70000, 80, MAX_GRANT)); // the largest grant allowed: the echo may send 512 MiB
+    a.send(sync(50000, 80, MAX_GRANT)); // the largest grant allowed: the echo may send 512 MiB
     await a.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK), 5000, 'SYNC_ACK');
     const echo = v.accepted.at(-1)!;
     // Send as much as the victim grants, never acknowledging anything it echoes.
     let sent = 0;
     let maxRetained = 0;
-    const grant = (): number => Math.max(64 * 1024, ...a.frames.filter((f) => f.type === FrameType.CREDIT && f.dst === 70000).map((f) => f.ack));
+    const grant = (): number => Math.max(64 * 1024, ...a.frames.filter((f) => f.type === FrameType.CREDIT && f.dst === 50000).map((f) => f.ack));
     let idle = 0;
     while (sent < 8 << 20 && idle < 100) {
       const n = Math.min(16 * 1024, grant() - sent);
       if (n > 0) {
-        a.send(data(70000, 80, sent, n));
+        a.send(data(50000, 80, sent, n));
         sent += n;
         idle = 0;
       } else idle++;
@@ -114,24 +114,24 @@ describe('grants are capped at MAX_GRANT (the largest receive window)', () => {
   it('a SYNC granting more than MAX_GRANT, or 2^32-1, is refused with RST PROTOCOL; MAX_GRANT itself is accepted', async () => {
     const v = await victim();
     const a = await v.attack(A);
-    a.send(sync(70001, 80, MAX_GRANT + 1), sync(70002, 80, 0xffffffff), sync(70003, 80, MAX_GRANT));
-    await a.until(rst(ResetReason.PROTOCOL, 70002), 5000, 'RST PROTOCOL');
-    await a.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK && f.dst === 70003), 5000, 'SYNC_ACK');
-    expect(a.frames.some((f) => f.type === FrameType.RST && f.dst === 70001 && f.ack === ResetReason.PROTOCOL)).toBe(true);
-    expect(v.accepted).toHaveLength(2); // the healthy one and 70003
+    a.send(sync(50001, 80, MAX_GRANT + 1), sync(50002, 80, 0xffffffff), sync(50003, 80, MAX_GRANT));
+    await a.until(rst(ResetReason.PROTOCOL, 50002), 5000, 'RST PROTOCOL');
+    await a.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK && f.dst === 50003), 5000, 'SYNC_ACK');
+    expect(a.frames.some((f) => f.type === FrameType.RST && f.dst === 50001 && f.ack === ResetReason.PROTOCOL)).toBe(true);
+    expect(v.accepted).toHaveLength(2); // the healthy one and 50003
     await stillWorks(v.good);
   });
 
   it('a CREDIT granting more than MAX_GRANT past its acknowledgement resets that socket (RST PROTOCOL, NETCHANNEL_ERR_PROTOCOL)', async () => {
     const v = await victim();
     const a = await v.attack(A);
-    a.send(sync(70004, 80, 4096));
+    a.send(sync(50004, 80, 4096));
     await a.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK), 5000, 'SYNC_ACK');
     const sock = v.accepted.at(-1)!;
     const err = event<[Error & { code: string }]>(sock, 'error');
-    a.send(controlFrame(FrameType.CREDIT, 70004, 80, 0, MAX_GRANT + 1));
+    a.send(controlFrame(FrameType.CREDIT, 50004, 80, 0, MAX_GRANT + 1));
     expect((await err)[0].code).toBe('NETCHANNEL_ERR_PROTOCOL');
-    await a.until(rst(ResetReason.PROTOCOL, 70004), 5000, 'RST PROTOCOL');
+    await a.until(rst(ResetReason.PROTOCOL, 50004), 5000, 'RST PROTOCOL');
     await stillWorks(v.good);
   });
 });
@@ -216,8 +216,8 @@ describe('limits above the peer (host ids are free without auth)', () => {
       while (!v.events.some((e) => e.type === 'channel-rejected' && e.code === 'NETCHANNEL_ERR_LIMIT' && e.peer === C)) await new Promise((r) => setTimeout(r, 5));
     })(), 5000, 'third host id refused');
     expect(v.limitHits('maxSessionsPerIp')).toBe(1);
-    for (let i = 0; i < 3; i++) a.send(sync(70010 + i, 80, 4096));
-    for (let i = 0; i < 3; i++) b.send(sync(70020 + i, 80, 4096));
+    for (let i = 0; i < 3; i++) a.send(sync(50010 + i, 80, 4096));
+    for (let i = 0; i < 3; i++) b.send(sync(50020 + i, 80, 4096));
     await b.until(rst(ResetReason.LIMIT), 5000, 'RST LIMIT');
     await a.until((fs) => count(fs, FrameType.SYNC_ACK) === 3, 5000, 'A accepted');
     expect(count(b.frames, FrameType.SYNC_ACK)).toBe(2);
@@ -235,9 +235,9 @@ describe('limits above the peer (host ids are free without auth)', () => {
     await within((async () => {
       while (v.limitHits('maxPeers') < 1) await new Promise((r) => setTimeout(r, 5));
     })(), 5000, 'maxPeers hit');
-    for (let i = 0; i < 3; i++) a.send(sync(70030 + i, 80, 4096));
+    for (let i = 0; i < 3; i++) a.send(sync(50030 + i, 80, 4096));
     await a.until((fs) => count(fs, FrameType.SYNC_ACK) + count(fs, FrameType.RST) === 3, 5000, 'A answered');
-    for (let i = 0; i < 3; i++) b.send(sync(70040 + i, 80, 4096));
+    for (let i = 0; i < 3; i++) b.send(sync(50040 + i, 80, 4096));
     await b.until((fs) => count(fs, FrameType.RST, ResetReason.LIMIT) === 3, 5000, 'B refused');
     expect(count(a.frames, FrameType.SYNC_ACK)).toBe(3);
     expect(v.accepted).toHaveLength(4);
@@ -256,21 +256,21 @@ describe('limits above the peer (host ids are free without auth)', () => {
       expect(v.accepted.length).toBe(n + 1);
       return v.accepted.at(-1)!;
     };
-    const a1 = await open(a, 70050);
-    const b1 = await open(b, 70060);
-    a.send(data(70050, 80, 1, 60 * 1024)); // held: byte 0 is missing
+    const a1 = await open(a, 50050);
+    const b1 = await open(b, 50060);
+    a.send(data(50050, 80, 1, 60 * 1024)); // held: byte 0 is missing
     await new Promise((r) => setTimeout(r, 50));
     const bErr = event<[Error & { code: string }]>(b1, 'error');
-    b.send(data(70060, 80, 1, 60 * 1024)); // a tie at 60 KiB each: B, the newer peer, is refused
+    b.send(data(50060, 80, 1, 60 * 1024)); // a tie at 60 KiB each: B, the newer peer, is refused
     expect((await bErr)[0].code).toBe('NETCHANNEL_ERR_LIMIT');
-    await b.until(rst(ResetReason.LIMIT, 70060), 5000, 'RST LIMIT to B');
+    await b.until(rst(ResetReason.LIMIT, 50060), 5000, 'RST LIMIT to B');
     expect(a1.destroyed).toBe(false);
     // Now A holds the most: a newcomer's charge under its share resets A's largest socket instead.
-    const b2 = await open(b, 70061);
+    const b2 = await open(b, 50061);
     const aErr = event<[Error & { code: string }]>(a1, 'error');
-    b.send(data(70061, 80, 1, 50 * 1024));
+    b.send(data(50061, 80, 1, 50 * 1024));
     expect((await aErr)[0].code).toBe('NETCHANNEL_ERR_LIMIT');
-    await a.until(rst(ResetReason.LIMIT, 70050), 5000, 'RST LIMIT to A');
+    await a.until(rst(ResetReason.LIMIT, 50050), 5000, 'RST LIMIT to A');
     expect(b2.destroyed).toBe(false);
     expect(v.limitHits('maxReorderBytes')).toBe(2);
     await stillWorks(v.good);
@@ -279,10 +279,10 @@ describe('limits above the peer (host ids are free without auth)', () => {
   it('memoryBudget: send retention to a peer that never acknowledges is reclaimed from that peer, not from others', async () => {
     const v = await victim({ memoryBudget: 1024 * 1024, sendBuffer: 1024 * 1024, window: 1024 * 1024 });
     const a = await v.attack(A);
-    a.send(sync(70070, 80, MAX_GRANT), sync(70071, 80, MAX_GRANT));
+    a.send(sync(50070, 80, MAX_GRANT), sync(50071, 80, MAX_GRANT));
     await a.until((fs) => count(fs, FrameType.SYNC_ACK) === 2, 5000, 'SYNC_ACKs');
     // Each echo retains what it sends back; together they pass the 1 MiB budget.
-    for (let off = 0; off < 768 * 1024; off += 64 * 1024) a.send(data(70070, 80, off, 64 * 1024), data(70071, 80, off, 64 * 1024));
+    for (let off = 0; off < 768 * 1024; off += 64 * 1024) a.send(data(50070, 80, off, 64 * 1024), data(50071, 80, off, 64 * 1024));
     await a.until(rst(ResetReason.LIMIT), 5000, 'RST LIMIT');
     expect(v.limitHits('memoryBudget')).toBeGreaterThanOrEqual(1);
     const budget = v.server.peers.reduce((n, p) => n + p.budgetBytes, 0);
@@ -316,20 +316,20 @@ describe('doc and decoder agree', () => {
   it('a FIN beyond the granted offset (2^31-1) resets the socket with RST PROTOCOL instead of being recorded', async () => {
     const v = await victim();
     const a = await v.attack(A);
-    a.send(sync(70080, 80, 4096));
+    a.send(sync(50080, 80, 4096));
     await a.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK), 5000, 'SYNC_ACK');
     const sock = v.accepted.at(-1)!;
     const err = event<[Error & { code: string }]>(sock, 'error');
-    a.send(controlFrame(FrameType.FIN, 70080, 80, 0x7fffffff));
+    a.send(controlFrame(FrameType.FIN, 50080, 80, 0x7fffffff));
     expect((await err)[0].code).toBe('NETCHANNEL_ERR_PROTOCOL');
-    await a.until(rst(ResetReason.PROTOCOL, 70080), 5000, 'RST PROTOCOL');
+    await a.until(rst(ResetReason.PROTOCOL, 50080), 5000, 'RST PROTOCOL');
   });
 
   it('a SYNC to virtual port 0 is answered with RST PROTOCOL (not REFUSED)', async () => {
     const v = await victim();
     const a = await v.attack(A);
-    a.send(sync(70090, 0, 4096));
-    await a.until(rst(ResetReason.PROTOCOL, 70090), 5000, 'RST PROTOCOL');
+    a.send(sync(50090, 0, 4096));
+    await a.until(rst(ResetReason.PROTOCOL, 50090), 5000, 'RST PROTOCOL');
     expect(count(a.frames, FrameType.RST, ResetReason.REFUSED)).toBe(0);
   });
 

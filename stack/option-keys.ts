@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { checkKnownKeys, type KnownKeys } from '../errors/validate.js';
-import type { SchedulerOptions, StackOptions } from './options.js';
+import type { SchedulerOptions, StackOptions } from './stack-options.js';
 
 /** Top-level keys of {@link StackOptions}. */
 export const STACK_OPTION_KEYS = {

@@ -9,66 +9,20 @@ import { EventEmitter } from 'node:events';
 import { ErrorCode, SocketError, type NetChannelError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, MAX_LISTEN_PORT, MAX_PORT, ResetReason, type Frame } from '../netdriver/frame.js';
-import { NetDevice, type DeviceChannel, type FrameSink, type RxScheduler } from '../netdriver/net-device.js';
+import { NetDevice, type DeviceChannel, type FrameSink } from '../netdriver/net-device.js';
 import type { ControlledPeer } from '../netscheduler/control-loop.js';
-import type { EventSink, LimitName } from '../events/index.js';
-import { ChannelRouter, type RouterContext } from './channel-router.js';
-import { EphemeralPorts, isEphemeralPort, type PortAllocator } from './port-allocator.js';
+import type { LimitName } from '../events/index.js';
+import { ChannelRouter } from './channel-router.js';
+import { EphemeralPorts, isEphemeralPort } from './port-allocator.js';
 import type { BudgetAccount } from './memory-budget.js';
-import { ipKey, type SessionLimits } from './session-limits.js';
+import { ipKey } from './session-limits.js';
 import { MAX_GRANT } from './seq.js';
 import type { LinkedSocket, SocketLink } from './socket-link.js';
-import type { VirtualServer } from './virtual-server.js';
-import { VirtualSocket, type VirtualSocketInit } from './virtual-socket.js';
+import { VirtualSocket } from './virtual-socket.js';
+import { socketInit, type PeerSessionEvents, type SessionContext } from './session-context.js';
+import { leastUsedPath, pathCounts, type PathCount } from './session-paths.js';
 
-/** Socket settings a session applies to every socket it makes. */
-export interface SessionSocketDefaults {
-  /** Receive window per socket, bytes. */
-  window: number;
-  /** Largest DATA payload, bytes. */
-  maxSegment: number;
-  /** Keep the writable side open after the peer ends. */
-  allowHalfOpen: boolean;
-  /** Connect handshake timeout, ms. */
-  connectTimeout: number;
-  /** Extra window while a reader stalls (HoL); 0 disables HoL handling. */
-  holExpansion: number;
-  /** Destroy a socket idle this long (ms); 0 = never. */
-  idleTimeout: number;
-  /** Retain written Buffers without copying (caller must not modify them). */
-  zeroCopy: boolean;
-  /** Unsent plus unacknowledged bytes a socket holds before `write()` waits for acks. */
-  sendBuffer: number;
-}
-
-/** What a session needs from its stack. */
-export interface SessionContext extends RouterContext {
-  readonly localHostId: string;
-  readonly ports: PortAllocator;
-  readonly socketDefaults: SessionSocketDefaults;
-  /** The stack's receive scheduler, shared by every device. */
-  readonly rx: RxScheduler;
-  /** Publishes events on the stack's `events$`. */
-  readonly emit: EventSink;
-  /** How long sockets survive with no channel to the peer before failing, ms. */
-  readonly peerTimeout: number;
-  /** How long a closed socket keeps unacknowledged data for retransmission, ms. */
-  readonly lingerTimeout: number;
-  /** Sockets allowed per peer. */
-  readonly maxSockets: number;
-  /** Out-of-order bytes allowed across the peer's sockets. */
-  readonly maxReorderBytes: number;
-  /** Stack-wide limits: socket slots (total, per IP) and the memory budget. */
-  readonly limits: SessionLimits;
-  /** The server listening on a virtual port, if any. */
-  server(port: number): VirtualServer | undefined;
-}
-
-/** Events of a {@link PeerSession}. */
-export interface PeerSessionEvents {
-  /** Every channel to the peer is gone; the session is dead. */
-  down: [Error | undefined];
-}
+export { socketInit, type PeerSessionEvents, type SessionContext, type SessionSocketDefaults } from './session-context.js';
 
 /**
  * Connection-table key: the ephemeral end of a connection identifies it within a peer.
@@ -82,11 +36,6 @@ function keyOf(localPort: number, remotePort: number): number {
 /** True when both ports of a frame lie in 1–65535 (the u32 wire fields may carry more). */
 function portsInRange(f: Frame): boolean {
   return f.src >= 1 && f.src <= MAX_PORT && f.dst >= 1 && f.dst <= MAX_PORT;
-}
-
-/** Construction settings of a socket of class `appClass` (not bound to a session yet). */
-export function socketInit(d: SessionSocketDefaults, appClass: AppClass, sendBuffer = d.sendBuffer): VirtualSocketInit {
-  return { appClass, window: d.window, maxSegment: d.maxSegment, allowHalfOpen: d.allowHalfOpen, holExpansion: d.holExpansion, zeroCopy: d.zeroCopy, sendBuffer };
 }
 
 /** All virtual sockets between this stack and one peer host. */
@@ -108,28 +57,13 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
    * address dialed (a path with no channel left is listed with 0 while it is re-dialed);
    * for an accepted peer, the local address each channel arrived at.
    */
-  get paths(): ReadonlyArray<{ readonly address: string; readonly channels: number }> {
-    const counts = new Map<string, number>(this.knownPaths.map((a) => [a, 0]));
-    for (const dc of this.device.channels) {
-      const address = dc.path ?? dc.channel.localAddress;
-      counts.set(address, (counts.get(address) ?? 0) + 1);
-    }
-    return [...counts].map(([address, channels]) => ({ address, channels }));
+  get paths(): ReadonlyArray<PathCount> {
+    return pathCounts(this.device, this.knownPaths);
   }
 
   /** The dialed path with the fewest channels of `appClass` (where an extra channel goes). */
   leastUsedPath(appClass: AppClass): string | undefined {
-    let best: string | undefined;
-    let fewest = Infinity;
-    for (const address of this.knownPaths) {
-      let n = 0;
-      for (const dc of this.device.channels) if (dc.appClass === appClass && dc.path === address) n++;
-      if (n < fewest) {
-        fewest = n;
-        best = address;
-      }
-    }
-    return best;
+    return leastUsedPath(this.device, this.knownPaths, appClass);
   }
 
   /** True when this stack dialed the peer and may add or remove channels. */

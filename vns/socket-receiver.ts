@@ -83,8 +83,10 @@ export class SocketReceiver {
     if (off > 0) {
       this.reorder.insert(seq, payload);
       const added = this.reorder.bytes - this.reorderReserved;
-      if (this.reorder.bytes > this.receiveWindow) {
-        this.host.fail('protocol', `peer made this socket hold ${this.reorder.bytes} out-of-order bytes, over its window of ${this.receiveWindow}`);
+      // At most what was granted ahead of the in-order point (overlapping segments could claim more).
+      const granted = seqDiff(this.grantSent, this.rcvNxt);
+      if (this.reorder.bytes > granted) {
+        this.host.fail('protocol', `peer made this socket hold ${this.reorder.bytes} out-of-order bytes, over the ${granted} bytes granted ahead of its in-order point`);
       } else if (added > 0 && this.host.reserveReorder(added)) {
         this.reorderReserved += added;
       } else if (added > 0) {

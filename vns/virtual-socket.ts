@@ -11,15 +11,13 @@ import { RetransmitQueue } from './retransmit-queue.js';
 import { SocketReceiver, type ReceiverHost } from './socket-receiver.js';
 import { MAX_GRANT, seqAdd, seqDiff } from './seq.js';
 import { UNBOUND_LINK, type LinkedSocket, type SocketBinding, type SocketLink } from './socket-link.js';
-
-export type { SocketBinding } from './socket-link.js';
 import { SocketSurface } from './socket-surface.js';
 import { TxQueue } from './tx-queue.js';
 import { resetError } from './reset-error.js';
 import type { VirtualSocketInit } from './socket-init.js';
 
+export type { SocketBinding } from './socket-link.js';
 export { DEFAULT_MAX_SEGMENT, DEFAULT_WINDOW, type VirtualSocketInit } from './socket-init.js';
-
 /** Shared by every socket, so none needs its own closure for the deferred grant check. */
 function deferredGrant(sock: VirtualSocket): void {
   sock.runDeferredGrant();
@@ -29,7 +27,7 @@ function deferredGrant(sock: VirtualSocket): void {
 type State = 'idle' | 'connecting' | 'open' | 'closed';
 
 /** A virtual socket: one reliable byte stream between two stacks. */
-export class VirtualSocket extends SocketSurface implements LinkedSocket {
+export class VirtualSocket extends SocketSurface implements LinkedSocket, ReceiverHost {
   /** Class of the socket (latency or throughput). */
   readonly appClass: AppClass;
   /** @internal Scheduler state. */
@@ -86,7 +84,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     this.sendBuffer = init.sendBuffer;
     this.retx = new RetransmitQueue({ retain: (delta) => this.link.retain(delta) });
     this.tx = new TxQueue(init.zeroCopy);
-    this.rx = new SocketReceiver(this.receiverHost(), init.window, init.holExpansion);
+    this.rx = new SocketReceiver(this, init.window, init.holExpansion);
     this.state = init.peerGrant === undefined ? (init.link ? 'connecting' : 'idle') : 'open';
     if (init.link) this.bind(init as SocketBinding);
     if (init.peerGrant !== undefined) this.sndGrant = init.peerGrant >>> 0;
@@ -136,10 +134,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   get bytesWritten(): number {
     return this.sent + this.tx.bytes + this.writableLength;
   }
-  /**
-   * Bytes the socket holds for sending: written but unsent, plus sent but not yet
-   * acknowledged (kept for retransmission). At most `sendBuffer` plus one write.
-   */
+  /** Bytes held for sending: written but unsent, plus sent but unacknowledged (≤ `sendBuffer` + one write). */
   get retainedBytes(): number {
     return this.tx.bytes + this.retx.bytes;
   }
@@ -147,8 +142,8 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   get reorderBytes(): number {
     return this.rx.reorderBytes;
   }
-  // ---- Duplex hooks ------------------------------------------------------------
 
+  // ---- Duplex hooks ------------------------------------------------------------
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.tx.push(chunk);
     this.writeCb = cb;
@@ -213,7 +208,6 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   }
 
   // ---- transmit ----------------------------------------------------------------
-
   /** @internal The link picked channel `channelId` for the next `n` bytes: build that DATA frame. */
   takeSegment(n: number, channelId: number): Frame {
     const payload = this.tx.take(n);
@@ -258,11 +252,10 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
   }
 
   // ---- receive (called by the peer session) ------------------------------------
-
   /** @internal The handshake completed with the peer's initial grant. */
   onEstablished(peerGrant: number): void {
     if (this.state !== 'connecting') return;
-    if (peerGrant > MAX_GRANT) return this.protocolError(`peer granted a window of ${peerGrant} bytes in its SYNC_ACK, over the maximum ${MAX_GRANT}`);
+    if (peerGrant > MAX_GRANT) return this.fail('protocol', `peer granted a window of ${peerGrant} bytes in its SYNC_ACK, over the maximum ${MAX_GRANT}`);
     this.state = 'open';
     this.sndGrant = peerGrant >>> 0;
     this.emit('connect');
@@ -290,7 +283,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
           this.pinnedTo = pinned ? 0 : null;
           this.link.notify(this, pinned ? 'pinned' : 'shared', 0);
         }
-        if (seqDiff(f.ack, f.seq) > MAX_GRANT) return this.protocolError(`peer granted up to offset ${f.ack}, ${seqDiff(f.ack, f.seq)} bytes past its acknowledgement, over the maximum ${MAX_GRANT}`);
+        if (seqDiff(f.ack, f.seq) > MAX_GRANT) return this.fail('protocol', `peer granted up to offset ${f.ack}, ${seqDiff(f.ack, f.seq)} bytes past its acknowledgement, over the maximum ${MAX_GRANT}`);
         this.onAck(f.seq, (f.flags & FrameFlag.FIN_SEEN) !== 0);
         if (seqDiff(f.ack, this.sndGrant) > 0) {
           this.sndGrant = f.ack;
@@ -416,28 +409,20 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
     if (change !== undefined) this.link.notify(this, change, this.rx.receiveWindow);
   }
 
-  /** What the receive side may do to this socket. */
-  private receiverHost(): ReceiverHost {
-    const sock = this;
-    return {
-      get localPort() {
-        return sock.localPort;
-      },
-      get remotePort() {
-        return sock.remotePort;
-      },
-      get readableLength() {
-        return sock.readableLength;
-      },
-      deliverUp: (chunk) => {
-        if (chunk !== null) this.touch();
-        this.push(chunk);
-        if (chunk === null) this.read(0); // as net: 'end' without a reader when nothing is buffered
-      },
-      sendControl: (frame) => this.link.control(this, frame),
-      reserveReorder: (delta) => this.link.reserveReorder(delta),
-      fail: (kind, message) => (kind === 'protocol' ? this.protocolError(message) : this.failLimit(message)),
-    };
+  // ---- ReceiverHost: what the receive side may do to this socket ---------------------
+  /** @internal In-order bytes (or the end, `null`) for the application. */
+  deliverUp(chunk: Buffer | null): void {
+    if (chunk !== null) this.touch();
+    this.push(chunk);
+    if (chunk === null) this.read(0); // as net: 'end' without a reader when nothing is buffered
+  }
+  /** @internal A control frame (CREDIT) of the receive side. */
+  sendControl(frame: Frame): void {
+    this.link.control(this, frame);
+  }
+  /** @internal Out-of-order bytes against the peer's budget. */
+  reserveReorder(delta: number): boolean {
+    return this.link.reserveReorder(delta);
   }
 
   /** @internal The memory budget reclaims this socket: RST LIMIT, `NETCHANNEL_ERR_LIMIT`. */
@@ -446,19 +431,15 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket {
       this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.LIMIT));
       this.dropUnacked();
       this.link.detach(this);
-    } else if (!this.destroyed) this.failLimit(message);
+    } else if (!this.destroyed) this.fail('limit', message);
   }
 
-  private failLimit(message: string): void {
-    this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.LIMIT));
-    this.resetByPeer = true;
-    this.destroy(new SocketError(ErrorCode.LIMIT, message));
-  }
-
-  private protocolError(message: string): void {
-    this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.PROTOCOL));
+  /** @internal The peer broke the protocol or a limit: RST to it, and this socket fails. */
+  fail(kind: 'protocol' | 'limit', message: string): void {
+    const limit = kind === 'limit';
+    this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, limit ? ResetReason.LIMIT : ResetReason.PROTOCOL));
     this.resetByPeer = true; // RST already sent
-    this.destroy(new SocketError(ErrorCode.PROTOCOL, message));
+    this.destroy(new SocketError(limit ? ErrorCode.LIMIT : ErrorCode.PROTOCOL, message));
   }
 
   /** @internal SYNC (connect side) or SYNC_ACK (accept side) frame for this socket. */
