@@ -24,6 +24,8 @@ export interface ResolvedConnectOptions {
 export interface ResolvedListenOptions {
   appClass: AppClass | undefined;
   signal: AbortSignal | undefined;
+  /** Idle timeout of accepted sockets, ms, or undefined. */
+  timeout: number | undefined;
 }
 
 function checkObject(where: string, o: unknown): Record<string, unknown> {
@@ -55,7 +57,8 @@ export function resolveConnectOptions(options: ConnectOptions | undefined): Reso
 export function resolveListenOptions(options: ListenOptions | undefined): ResolvedListenOptions {
   const o = checkObject('listen options', options);
   checkKnownKeys('listen options', o, LISTEN_OPTION_KEYS);
-  return { appClass: checkClass('listen options', o.appClass), signal: checkSignal('listen options', o.signal) };
+  const timeout = o.timeout === undefined ? undefined : intOption('timeout', o.timeout, 0, 1, 2 ** 31 - 1);
+  return { appClass: checkClass('listen options', o.appClass), signal: checkSignal('listen options', o.signal), timeout };
 }
 
 /** A virtual port to connect to: an integer 1–49151 (a listening port). */

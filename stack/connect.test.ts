@@ -83,6 +83,18 @@ describe('socket factories like net', () => {
 });
 
 describe('signal and timeout', () => {
+  it('listen({ timeout }) sets an idle timeout on every accepted socket: it emits "timeout" and stays open, as net', async () => {
+    pair = await stackPair('memory', { channels: { throughput: 1, latency: 0 } });
+    const server = await pair.server.listen(80, { timeout: 50 });
+    const accepted = new Promise<VirtualSocket>((r) => server.once('connection', r));
+    const sock = await pair.client.connect(pair.address, 80);
+    const s = await accepted;
+    await within(event(s, 'timeout', 2000), 2000, 'idle timeout on the accepted socket');
+    expect(s.destroyed).toBe(false);
+    sock.write('x');
+    expect((await within(event<[Buffer]>(s, 'data', 2000), 2000, 'data after the timeout'))[0].toString()).toBe('x');
+    await expect(pair.server.listen(81, { timeout: 0 })).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_INVALID_ARG', message: expect.stringMatching(/timeout/) });
+  });
   it('an already aborted signal: connect rejects with an AbortError and nothing is sent; listen rejects', async () => {
     pair = await stackPair('memory', { channels: { throughput: 1, latency: 0 } });
     let accepted = 0;

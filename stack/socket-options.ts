@@ -34,10 +34,17 @@ export interface ListenOptions {
   appClass?: AppClass;
   /** Closes the server when aborted (`listen` rejects with an `AbortError` if already aborted). @default undefined */
   signal?: AbortSignal;
+  /**
+   * Idle timeout set on every accepted socket, ms: as `socket.setTimeout(timeout)` in a
+   * net `'connection'` handler, the socket emits `'timeout'` after that long without
+   * traffic either way; like net, it is not destroyed (the application decides).
+   * @default undefined (none)
+   */
+  timeout?: number;
 }
 
 /** Known keys of {@link ConnectOptions}. */
 export const CONNECT_OPTION_KEYS = { appClass: true, signal: true, timeout: true, sendBuffer: true } as const satisfies KnownKeys<ConnectOptions>;
 
 /** Known keys of {@link ListenOptions}. */
-export const LISTEN_OPTION_KEYS = { appClass: true, signal: true } as const satisfies KnownKeys<ListenOptions>;
+export const LISTEN_OPTION_KEYS = { appClass: true, signal: true, timeout: true } as const satisfies KnownKeys<ListenOptions>;

@@ -204,7 +204,7 @@ export class Stack {
    */
   async listen(port: number, options?: ListenOptions): Promise<VirtualServer> {
     this.assertOpen('listen');
-    const { appClass, signal } = resolveListenOptions(options);
+    const { appClass, signal, timeout } = resolveListenOptions(options);
     if (signal?.aborted) throw abortError(signal, `listen on virtual port ${port}`);
     const bound = this.ctx.ports.listen(port);
     const ip = this.addresses.map((a) => ipEndpoint(a)).find((e) => e !== undefined);
@@ -213,6 +213,7 @@ export class Stack {
       this.ctx.ports.unlisten(s.port);
     });
     this.servers.set(bound, server);
+    if (timeout !== undefined) server.on('connection', (sock: VirtualSocket) => sock.setTimeout(timeout));
     if (signal) {
       const onAbort = (): void => void server.closeAsync();
       signal.addEventListener('abort', onAbort, { once: true });
