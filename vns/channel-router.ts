@@ -25,6 +25,13 @@ export interface RouterContext {
 /** Most control frames kept while no channel is usable. */
 const MAX_PENDING_CONTROL = 65536;
 
+/** The least-queued channel that is not destroyed (no allocation), or undefined. */
+function leastQueuedLive(candidates: readonly DeviceChannel[]): DeviceChannel | undefined {
+  let best: DeviceChannel | undefined;
+  for (const c of candidates) if (!c.channel.destroyed && (best === undefined || c.txQueuedBytes < best.txQueuedBytes)) best = c;
+  return best;
+}
+
 /** Channel id returned by {@link ChannelRouter.resendData} when the socket must wait. */
 export const NO_CHANNEL = -1;
 
@@ -81,10 +88,7 @@ export class ChannelRouter {
       seg.remotePort = remotePort;
       seg.state = state;
       dc = this.mapBack(this.ctx.policies[appClass].select(seg, candidates), candidates);
-      if (dc === undefined || dc.channel.destroyed) {
-        const live = candidates.filter((c) => !c.channel.destroyed);
-        dc = live.length > 0 ? leastQueued(live) : undefined;
-      }
+      if (dc === undefined || dc.channel.destroyed) dc = leastQueuedLive(candidates);
     }
     if (dc !== undefined) this.device.transmit(dc, frame);
     else if (this.pendingControl.length < MAX_PENDING_CONTROL) this.pendingControl.push({ appClass, frame, state });
