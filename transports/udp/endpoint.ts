@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { ErrorCode, FrameError } from '../../errors/index.js';
 import { UdpChannel, type UdpChannelOptions, type UdpLink } from './udp-channel.js';
-import { decodeDatagram, DatagramType, encodeRst, encodeSyn, RstReason, type Datagram } from './wire.js';
+import { decodeDatagram, DatagramType, encodeRst, encodeSyn, RstReason, SYN_FLAG_LATENCY, type Datagram } from './wire.js';
 
 /** Why the endpoint dropped a datagram before any channel took it. */
 export type UdpEndpointDropReason = 'malformed' | 'oversized' | 'unknown_connection' | 'address' | 'connection_id' | 'refused' | 'unexpected';
@@ -23,7 +23,7 @@ export type UdpEndpointDropReason = 'malformed' | 'oversized' | 'unknown_connect
 export type UdpEndpointStats = Record<UdpEndpointDropReason, number>;
 
 /** Per-connection settings the endpoint fills in for a channel it creates. */
-export type ChannelTemplate = Omit<UdpChannelOptions, 'localCid' | 'peerCid' | 'datagramSize' | 'window' | 'peerWindow' | 'handshakeRtt' | 'localAddress' | 'remoteAddress'>;
+export type ChannelTemplate = Omit<UdpChannelOptions, 'localCid' | 'peerCid' | 'datagramSize' | 'window' | 'peerWindow' | 'handshakeRtt' | 'localAddress' | 'remoteAddress' | 'latency'>;
 
 /** What the endpoint needs to create channels. */
 export interface EndpointConfig {
@@ -96,7 +96,7 @@ export class UdpEndpoint {
   }
 
   /** Creates a channel on this endpoint and starts demultiplexing its datagrams. */
-  addChannel(localCid: number, peerCid: number, peer: Peer, datagramSize: number, peerWindow: number, handshakeRtt: number): UdpChannel {
+  addChannel(localCid: number, peerCid: number, peer: Peer, datagramSize: number, peerWindow: number, handshakeRtt: number, latency: boolean): UdpChannel {
     const key = `${peer.address}|${peer.port}`;
     const endpoint = this;
     const link: UdpLink = {
@@ -115,6 +115,7 @@ export class UdpEndpoint {
       window,
       peerWindow,
       handshakeRtt,
+      latency,
     });
     this.conns.set(localCid, { ch, peer, key });
     this.byAddr.set(key, ch);
@@ -247,7 +248,7 @@ export class UdpEndpoint {
     const size = Math.min(this.config.datagramSize, d.datagramSize);
     const cid = this.newCid();
     const peer = { address: rinfo.address, port: rinfo.port };
-    const ch = this.addChannel(cid, d.srcCid, peer, size, d.window, 0);
+    const ch = this.addChannel(cid, d.srcCid, peer, size, d.window, 0, (d.flags & SYN_FLAG_LATENCY) !== 0);
     this.syns.set(`${key}|${d.srcCid}`, cid);
     this.sendTo(encodeSyn(DatagramType.SYN_ACK, d.srcCid, cid, size, this.windowFor(size)), peer);
     this.onChannel(ch);
