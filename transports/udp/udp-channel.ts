@@ -216,8 +216,10 @@ export class UdpChannel extends BaseChannel {
         if ((d.flags & FLAG_COPY) === 0) {
           if (verdict !== 'ok') this.drop(verdict);
         } else if (verdict === 'ok') this.copiesUsed++;
-        else if (verdict === 'duplicate') this.copiesDiscarded++;
-        else this.drop(verdict);
+        else if (verdict === 'duplicate') {
+          this.copiesDiscarded++; // expected: its original's arrival queued an ACK already
+          break;
+        } else this.drop(verdict);
         this.queueAck();
         break;
       }
