@@ -23,7 +23,7 @@ export type UdpEndpointDropReason = 'malformed' | 'oversized' | 'unknown_connect
 export type UdpEndpointStats = Record<UdpEndpointDropReason, number>;
 
 /** Per-connection settings the endpoint fills in for a channel it creates. */
-export type ChannelTemplate = Omit<UdpChannelOptions, 'localCid' | 'peerCid' | 'datagramSize' | 'window' | 'peerWindow' | 'handshakeRtt' | 'localAddress' | 'remoteAddress' | 'latency'>;
+export type ChannelTemplate = Omit<UdpChannelOptions, 'localCid' | 'peerCid' | 'datagramSize' | 'window' | 'peerWindow' | 'handshakeRtt' | 'localAddress' | 'remoteAddress' | 'latency' | 'copyBudget'>;
 
 /** What the endpoint needs to create channels. */
 export interface EndpointConfig {
@@ -37,6 +37,8 @@ export interface EndpointConfig {
   format(host: string, port: number): string;
   /** Channel settings. */
   template: ChannelTemplate;
+  /** Latency-class channels: copy budget, bytes, and RTO floor, ms (UdpOptions.latencyRedundancyBytes, latencyRtoMin). */
+  latency: { redundancyBytes: number; rtoMin: number };
 }
 
 /** Most RSTs an endpoint sends per second in answer to unknown connection ids. */
@@ -105,8 +107,11 @@ export class UdpEndpoint {
     };
     const local = this.socket.address();
     const window = Math.max(4, Math.floor(this.config.receiveWindow / datagramSize));
+    const { template: t, latency: l } = this.config;
     const ch = new UdpChannel(link, {
-      ...this.config.template,
+      ...t,
+      rto: latency ? { ...t.rto, min: Math.min(t.rto.min, l.rtoMin) } : t.rto,
+      copyBudget: latency ? l.redundancyBytes : 0,
       localAddress: this.config.format(local.address, local.port),
       remoteAddress: this.config.format(peer.address, peer.port),
       localCid,

@@ -68,9 +68,8 @@ function createUdpDriver(o: ResolvedUdpOptions): ChannelDriver {
       keepaliveInterval: o.keepaliveInterval,
       keepaliveTimeout: o.keepaliveTimeout,
       lingerTimeout: o.lingerTimeout,
-      latencyRedundancyBytes: o.latencyRedundancyBytes,
-      latencyRtoMin: o.latencyRtoMin,
     },
+    latency: { redundancyBytes: o.latencyRedundancyBytes, rtoMin: o.latencyRtoMin },
   });
   const track = (e: UdpEndpoint): UdpEndpoint => {
     endpoints.add(e);

@@ -55,12 +55,10 @@ export interface UdpChannelOptions extends BaseChannelOptions {
   keepaliveTimeout: number;
   /** How long a gracefully closed connection keeps answering a late FIN, ms. */
   lingerTimeout: number;
-  /** Latency class: redundant copies, a lower RTO floor and a shorter probe timeout. */
+  /** Latency class: shorter probe timeout (the endpoint also lowers `rto.min` and sets `copyBudget`). */
   latency: boolean;
-  /** Latency class: copy budget, bytes unacknowledged (0 = no copies). */
-  latencyRedundancyBytes: number;
-  /** Latency class: RTO floor, ms. */
-  latencyRtoMin: number;
+  /** A datagram sent while at most this many bytes are unacknowledged gets a redundant copy; 0 = never. */
+  copyBudget: number;
 }
 
 /** A {@link Channel} over one udp:// connection. */
@@ -144,13 +142,11 @@ export class UdpChannel extends BaseChannel {
     this.decoder = new FrameDecoder({ ...(options.maxPayload !== undefined && { maxPayload: options.maxPayload }), splitData: options.splitData ?? false });
     const maxCwnd = 1 << 16;
     this.latency = options.latency;
-    const rto: RtoBounds = this.latency ? { ...options.rto, min: Math.min(options.rto.min, options.latencyRtoMin) } : options.rto;
-    const copyBudget = this.latency ? options.latencyRedundancyBytes : 0;
-    this.sender = new Sender(options.datagramSize - UDP_HEADER_SIZE, options.peerWindow, rto, maxCwnd, (seq, data, fin, copy) => {
+    this.sender = new Sender(options.datagramSize - UDP_HEADER_SIZE, options.peerWindow, options.rto, maxCwnd, (seq, data, fin, copy) => {
       this.lastSent = performance.now();
       const h = encodeDataHeader(this.peerCid, this.localCid, seq, fin, copy);
       this.link.send(data.length > 0 ? [h, data] : h);
-    }, copyBudget);
+    }, options.copyBudget);
     if (options.handshakeRtt > 0) this.sender.rtt.sample(options.handshakeRtt);
     else this.synAckAt = performance.now();
     this.receiver = new Receiver(options.window, (data, fin) => this.deliver(data, fin));
@@ -213,14 +209,12 @@ export class UdpChannel extends BaseChannel {
     switch (d.type) {
       case DatagramType.DATA: {
         const verdict = this.receiver.accept(d.seq, d.payload, (d.flags & 1) !== 0);
-        if ((d.flags & FLAG_COPY) === 0) {
-          if (verdict !== 'ok') this.drop(verdict);
-        } else if (verdict === 'ok') this.copiesUsed++;
-        else if (verdict === 'duplicate') {
-          this.copiesDiscarded++; // expected: its original's arrival queued an ACK already
-          break;
-        } else this.drop(verdict);
-        this.queueAck();
+        const copy = (d.flags & FLAG_COPY) !== 0;
+        // A copy behind its original is expected, not a drop; the original queued the ACK.
+        if (copy && verdict === 'duplicate') this.copiesDiscarded++;
+        else if (verdict !== 'ok') this.drop(verdict);
+        else if (copy) this.copiesUsed++;
+        if (!copy || verdict !== 'duplicate') this.queueAck();
         break;
       }
       case DatagramType.ACK:

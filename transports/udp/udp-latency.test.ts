@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AppClass } from '../../netdriver/driver.js';
+import type { AppClass } from '../../netdriver/channel.js';
 import { frames, proxiedPair as pairWith, take, type Cleanup } from '../../test/udp-pair.js';
 import type { ImpairOptions, Impairment } from '../../test/udp-impair-proxy.js';
 import { Sender } from './sender.js';
