@@ -30,8 +30,8 @@ export interface ImpairOptions {
   reorderDepth?: number;
   /** Seed of the schedule. @default 1 */
   seed?: number;
-  /** Explicit schedule: overrides the probabilities (`n` counts datagrams per direction from 0). */
-  schedule?: (n: number, direction: Direction) => Impairment;
+  /** Explicit schedule: overrides the probabilities (`n` counts datagrams per direction from 0; `msg` is the datagram). */
+  schedule?: (n: number, direction: Direction, msg: Buffer) => Impairment;
   /** Leave datagrams of the first `spare` per direction alone (e.g. the handshake). @default 0 */
   spare?: number;
 }
@@ -144,10 +144,10 @@ export class UdpImpairProxy {
     this.impair(c.up, 'up', msg);
   }
 
-  private decide(n: number, dir: Direction): Impairment {
+  private decide(n: number, dir: Direction, msg: Buffer): Impairment {
     const o = this.o;
     if (n < (o.spare ?? 0)) return 'pass';
-    if (o.schedule) return o.schedule(n, dir);
+    if (o.schedule) return o.schedule(n, dir, msg);
     const r = this.random();
     let p = o.loss ?? 0;
     if (r < p) return 'drop';
@@ -164,7 +164,7 @@ export class UdpImpairProxy {
       this.counts.dropped++;
       return;
     }
-    const what = this.decide(n, dir);
+    const what = this.decide(n, dir, msg);
     switch (what) {
       case 'drop':
         this.counts.dropped++;

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { Channel } from '../netdriver/channel.js';
-import type { ChannelDriver } from '../netdriver/driver.js';
+import type { ChannelDriver, ChannelOptions } from '../netdriver/driver.js';
 import { FrameType, type Frame } from '../netdriver/frame.js';
 import { udp, type UdpChannel, type UdpListener, type UdpOptions } from '../transports/udp/index.js';
 import { within } from './pair.js';
@@ -13,13 +13,13 @@ import { UdpImpairProxy, type ImpairOptions } from './udp-impair-proxy.js';
 /** A cleanup step run after a test. */
 export type Cleanup = () => Promise<void> | void;
 
-/** A listener, a proxy in front of it and one channel dialed through the proxy. */
-export async function proxiedPair(options: UdpOptions, impair: ImpairOptions, onCleanup: (c: Cleanup) => void): Promise<{ a: UdpChannel; b: UdpChannel; proxy: UdpImpairProxy; listener: UdpListener; driver: ChannelDriver }> {
+/** A listener, a proxy in front of it and one channel dialed through the proxy (with `dialOptions`, e.g. `appClass`). */
+export async function proxiedPair(options: UdpOptions, impair: ImpairOptions, onCleanup: (c: Cleanup) => void, dialOptions: ChannelOptions = {}): Promise<{ a: UdpChannel; b: UdpChannel; proxy: UdpImpairProxy; listener: UdpListener; driver: ChannelDriver }> {
   const driver = udp(options)({ hostId: '0'.repeat(32) });
   const accepted: Channel[] = [];
   const listener = (await driver.listen('udp://127.0.0.1:0', (c) => accepted.push(c))) as UdpListener;
   const proxy = await UdpImpairProxy.start(listener.address, impair);
-  const a = (await driver.dial(proxy.address)) as UdpChannel;
+  const a = (await driver.dial(proxy.address, dialOptions)) as UdpChannel;
   onCleanup(async () => {
     a.destroy();
     for (const c of accepted) c.destroy();

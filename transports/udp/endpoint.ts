@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { ErrorCode, FrameError } from '../../errors/index.js';
 import { UdpChannel, type UdpChannelOptions, type UdpLink } from './udp-channel.js';
-import { decodeDatagram, DatagramType, encodeRst, encodeSyn, RstReason, type Datagram } from './wire.js';
+import { decodeDatagram, DatagramType, encodeRst, encodeSyn, RstReason, SYN_FLAG_LATENCY, type Datagram } from './wire.js';
 
 /** Why the endpoint dropped a datagram before any channel took it. */
 export type UdpEndpointDropReason = 'malformed' | 'oversized' | 'unknown_connection' | 'address' | 'connection_id' | 'refused' | 'unexpected';
@@ -23,7 +23,7 @@ export type UdpEndpointDropReason = 'malformed' | 'oversized' | 'unknown_connect
 export type UdpEndpointStats = Record<UdpEndpointDropReason, number>;
 
 /** Per-connection settings the endpoint fills in for a channel it creates. */
-export type ChannelTemplate = Omit<UdpChannelOptions, 'localCid' | 'peerCid' | 'datagramSize' | 'window' | 'peerWindow' | 'handshakeRtt' | 'localAddress' | 'remoteAddress'>;
+export type ChannelTemplate = Omit<UdpChannelOptions, 'localCid' | 'peerCid' | 'datagramSize' | 'window' | 'peerWindow' | 'handshakeRtt' | 'localAddress' | 'remoteAddress' | 'latency' | 'copyBudget'>;
 
 /** What the endpoint needs to create channels. */
 export interface EndpointConfig {
@@ -37,6 +37,8 @@ export interface EndpointConfig {
   format(host: string, port: number): string;
   /** Channel settings. */
   template: ChannelTemplate;
+  /** Latency-class channels: copy budget, bytes, and RTO floor, ms (UdpOptions.latencyRedundancyBytes, latencyRtoMin). */
+  latency: { redundancyBytes: number; rtoMin: number };
 }
 
 /** Most RSTs an endpoint sends per second in answer to unknown connection ids. */
@@ -96,7 +98,7 @@ export class UdpEndpoint {
   }
 
   /** Creates a channel on this endpoint and starts demultiplexing its datagrams. */
-  addChannel(localCid: number, peerCid: number, peer: Peer, datagramSize: number, peerWindow: number, handshakeRtt: number): UdpChannel {
+  addChannel(localCid: number, peerCid: number, peer: Peer, datagramSize: number, peerWindow: number, handshakeRtt: number, latency: boolean): UdpChannel {
     const key = `${peer.address}|${peer.port}`;
     const endpoint = this;
     const link: UdpLink = {
@@ -105,8 +107,11 @@ export class UdpEndpoint {
     };
     const local = this.socket.address();
     const window = Math.max(4, Math.floor(this.config.receiveWindow / datagramSize));
+    const { template: t, latency: l } = this.config;
     const ch = new UdpChannel(link, {
-      ...this.config.template,
+      ...t,
+      rto: latency ? { ...t.rto, min: Math.min(t.rto.min, l.rtoMin) } : t.rto,
+      copyBudget: latency ? l.redundancyBytes : 0,
       localAddress: this.config.format(local.address, local.port),
       remoteAddress: this.config.format(peer.address, peer.port),
       localCid,
@@ -115,6 +120,7 @@ export class UdpEndpoint {
       window,
       peerWindow,
       handshakeRtt,
+      latency,
     });
     this.conns.set(localCid, { ch, peer, key });
     this.byAddr.set(key, ch);
@@ -247,7 +253,7 @@ export class UdpEndpoint {
     const size = Math.min(this.config.datagramSize, d.datagramSize);
     const cid = this.newCid();
     const peer = { address: rinfo.address, port: rinfo.port };
-    const ch = this.addChannel(cid, d.srcCid, peer, size, d.window, 0);
+    const ch = this.addChannel(cid, d.srcCid, peer, size, d.window, 0, (d.flags & SYN_FLAG_LATENCY) !== 0);
     this.syns.set(`${key}|${d.srcCid}`, cid);
     this.sendTo(encodeSyn(DatagramType.SYN_ACK, d.srcCid, cid, size, this.windowFor(size)), peer);
     this.onChannel(ch);

@@ -69,6 +69,7 @@ function createUdpDriver(o: ResolvedUdpOptions): ChannelDriver {
       keepaliveTimeout: o.keepaliveTimeout,
       lingerTimeout: o.lingerTimeout,
     },
+    latency: { redundancyBytes: o.latencyRedundancyBytes, rtoMin: o.latencyRtoMin },
   });
   const track = (e: UdpEndpoint): UdpEndpoint => {
     endpoints.add(e);
@@ -94,6 +95,7 @@ function createUdpDriver(o: ResolvedUdpOptions): ChannelDriver {
       }
       const endpoint = track(new UdpEndpoint(socket, config(dialOptions), undefined, true));
       const cid = endpoint.newCid();
+      const latency = dialOptions.appClass === 'latency';
       return new Promise<Channel>((resolve, reject) => {
         const started = performance.now();
         let delay = Math.min(250, o.rto.initial);
@@ -110,7 +112,7 @@ function createUdpDriver(o: ResolvedUdpOptions): ChannelDriver {
           reject(new ChannelError(ErrorCode.DIAL_FAILED, `cannot dial ${address}: ${why}`, cause === undefined ? undefined : { cause }));
         };
         const sendSyn = (): void => {
-          endpoint.sendTo(encodeSyn(DatagramType.SYN, 0, cid, o.datagramSize, endpoint.windowFor(o.datagramSize)), undefined);
+          endpoint.sendTo(encodeSyn(DatagramType.SYN, 0, cid, o.datagramSize, endpoint.windowFor(o.datagramSize), latency), undefined);
           timer = setTimeout(sendSyn, delay);
           delay *= 2;
         };
@@ -128,7 +130,7 @@ function createUdpDriver(o: ResolvedUdpOptions): ChannelDriver {
           }
           const size = Math.min(o.datagramSize, d.datagramSize);
           finish();
-          const ch = endpoint.addChannel(cid, d.srcCid, { address: rinfo.address, port: rinfo.port }, size, d.window, performance.now() - started);
+          const ch = endpoint.addChannel(cid, d.srcCid, { address: rinfo.address, port: rinfo.port }, size, d.window, performance.now() - started, latency);
           resolve(ch);
         };
         signal?.addEventListener('abort', onAbort, { once: true });

@@ -61,6 +61,23 @@ export interface UdpOptions {
    * @default 4194304
    */
   socketBufferSize?: number;
+  /**
+   * Latency-class channels (dialed with `appClass: 'latency'`; the SYN tells the listener)
+   * send every DATA datagram twice — the copy a moment later, on the next event-loop turn —
+   * while at most this many bytes are unacknowledged, so one lost datagram of a small
+   * message costs no retransmission timer. Costs one extra datagram per datagram of a small
+   * flight. 0 turns the redundancy off. Throughput-class channels never send copies.
+   * @default 32768
+   */
+  latencyRedundancyBytes?: number;
+  /**
+   * Smallest RTO of latency-class channels, ms (the effective minimum is the smaller of it
+   * and `rto.min`). On a path with a sub-millisecond RTT the RTO is its minimum; a spurious
+   * expiry costs a latency channel only a small flight's retransmission, so it may be far
+   * below TCP's 200 ms.
+   * @default 10
+   */
+  latencyRtoMin?: number;
 }
 
 /** {@link UdpOptions} with every default applied. */
@@ -74,6 +91,8 @@ export interface ResolvedUdpOptions {
   lingerTimeout: number;
   maxConnections: number;
   socketBufferSize: number;
+  latencyRedundancyBytes: number;
+  latencyRtoMin: number;
 }
 
 const HOUR = 3_600_000;
@@ -101,6 +120,8 @@ export function resolveUdpOptions(options: UdpOptions): ResolvedUdpOptions {
     lingerTimeout: intOption('lingerTimeout', options.lingerTimeout, 2000, 0, HOUR),
     maxConnections: intOption('maxConnections', options.maxConnections, 4096, 1, 1 << 20),
     socketBufferSize: intOption('socketBufferSize', options.socketBufferSize, 4 * 1024 * 1024, 65_536, 1 << 30),
+    latencyRedundancyBytes: intOption('latencyRedundancyBytes', options.latencyRedundancyBytes, 32_768, 0, 1 << 30),
+    latencyRtoMin: intOption('latencyRtoMin', options.latencyRtoMin, 10, 1, HOUR),
   };
 }
 

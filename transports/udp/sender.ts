@@ -3,7 +3,9 @@
  * datagrams, keeps them until acknowledged, processes cumulative + selective acks,
  * detects loss (a datagram is lost once {@link REORDER_THRESHOLD} datagrams sent after it
  * were acknowledged, or its RTO expired) and retransmits within the congestion window
- * and the receiver's credit (window edge).
+ * and the receiver's credit (window edge). With a copy budget (latency-class channels) a
+ * datagram sent while the flight is small is queued for one redundant copy, which the
+ * channel sends a moment later ({@link Sender.sendCopies}): one loss then costs nothing.
  * @packageDocumentation
  */
 import { CongestionWindow, RttEstimator, type RtoBounds } from './congestion.js';
@@ -31,8 +33,8 @@ interface Segment {
   lost: boolean;
 }
 
-/** Transmits one DATA datagram. */
-export type TransmitFn = (seq: number, data: Buffer, fin: boolean) => void;
+/** Transmits one DATA datagram (`copy`: a redundant copy of one sent before). */
+export type TransmitFn = (seq: number, data: Buffer, fin: boolean, copy: boolean) => void;
 
 /** Counters of a {@link Sender}. */
 export interface SenderStats {
@@ -41,6 +43,8 @@ export interface SenderStats {
   timeouts: number;
   invalidAcks: number;
   probes: number;
+  /** Redundant copies sent (latency-class redundancy). */
+  copies: number;
 }
 
 /** Result of {@link Sender.onAck}. */
@@ -50,7 +54,7 @@ export type AckResult = 'invalid' | 'progress' | 'none';
 export class Sender {
   readonly rtt: RttEstimator;
   readonly cc: CongestionWindow;
-  readonly stats: SenderStats = { datagramsSent: 0, retransmits: 0, timeouts: 0, invalidAcks: 0, probes: 0 };
+  readonly stats: SenderStats = { datagramsSent: 0, retransmits: 0, timeouts: 0, invalidAcks: 0, probes: 0, copies: 0 };
   /** Lowest unacknowledged sequence number. */
   sndUna = 0;
   /** Next new sequence number. */
@@ -72,6 +76,8 @@ export class Sender {
   private highAckedOrder = -1;
   private finQueued = false;
   private finSent = false;
+  /** Sequence numbers waiting for their redundant copy. */
+  private copyQueue: number[] = [];
 
   constructor(
     private readonly segmentSize: number,
@@ -79,6 +85,8 @@ export class Sender {
     bounds: RtoBounds,
     maxCwnd: number,
     private readonly transmit: TransmitFn,
+    /** A datagram sent while at most this many bytes are unacknowledged gets one copy; 0 = never. */
+    private readonly copyBudget = 0,
   ) {
     this.peerEdge = initialEdge;
     this.rtt = new RttEstimator(bounds);
@@ -115,6 +123,31 @@ export class Sender {
   /** True when new data waits only for the receiver's credit. */
   get windowBlocked(): boolean {
     return this.sndNxt >= this.peerEdge && (this.queuedBytes > 0 || (this.finQueued && !this.finSent));
+  }
+
+  /** True when datagrams wait for their redundant copy ({@link sendCopies}). */
+  get hasCopies(): boolean {
+    return this.copyQueue.length > 0;
+  }
+
+  /**
+   * Sends the queued redundant copies of datagrams not yet acknowledged. A copy is not a
+   * transmission: it does not count against the congestion window, restart timers or
+   * change the RTT sample (the original's send time stands). Returns copies sent.
+   */
+  sendCopies(): number {
+    const q = this.copyQueue;
+    this.copyQueue = [];
+    let sent = 0;
+    for (const seq of q) {
+      const s = this.seg(seq);
+      if (s === undefined || s.sacked) continue;
+      this.stats.copies++;
+      this.stats.datagramsSent++;
+      this.transmit(s.seq, s.data, s.fin, true);
+      sent++;
+    }
+    return sent;
   }
 
   /** Sends retransmissions, then new segments, while window and cwnd allow; returns datagrams sent. */
@@ -233,6 +266,7 @@ export class Sender {
     this.segs = [];
     this.segHead = 0;
     this.lostQueue = [];
+    this.copyQueue = [];
     this.unackedBytes = 0;
     this.inflight = 0;
   }
@@ -255,7 +289,8 @@ export class Sender {
     s.order = this.order++;
     this.inflight++;
     this.stats.datagramsSent++;
-    this.transmit(s.seq, s.data, s.fin);
+    this.transmit(s.seq, s.data, s.fin, false);
+    if (this.copyBudget > 0 && this.unackedBytes <= this.copyBudget) this.copyQueue.push(s.seq);
   }
 
   private detectLoss(): void {

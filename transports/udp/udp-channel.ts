@@ -13,7 +13,7 @@ import { HEADER_SIZE, type Frame } from '../../netdriver/frame.js';
 import type { RtoBounds } from './congestion.js';
 import { Receiver } from './receiver.js';
 import { Sender } from './sender.js';
-import { DatagramType, encodeAck, encodeDataHeader, encodePing, encodeRst, RstReason, UDP_HEADER_SIZE, type Datagram } from './wire.js';
+import { DatagramType, encodeAck, encodeDataHeader, encodePing, encodeRst, FLAG_COPY, RstReason, UDP_HEADER_SIZE, type Datagram } from './wire.js';
 
 /** Why a datagram addressed to a channel was dropped (the `reason` of its drop counters). */
 export type UdpDropReason = 'duplicate' | 'window' | 'invalid_ack' | 'address' | 'connection_id' | 'malformed';
@@ -55,6 +55,10 @@ export interface UdpChannelOptions extends BaseChannelOptions {
   keepaliveTimeout: number;
   /** How long a gracefully closed connection keeps answering a late FIN, ms. */
   lingerTimeout: number;
+  /** Latency class: shorter probe timeout (the endpoint also lowers `rto.min` and sets `copyBudget`). */
+  latency: boolean;
+  /** A datagram sent while at most this many bytes are unacknowledged gets a redundant copy; 0 = never. */
+  copyBudget: number;
 }
 
 /** A {@link Channel} over one udp:// connection. */
@@ -66,6 +70,12 @@ export class UdpChannel extends BaseChannel {
   readonly drops: Record<UdpDropReason, number> = { duplicate: 0, window: 0, invalid_ack: 0, address: 0, connection_id: 0, malformed: 0 };
   datagramsReceived = 0;
   acksSent = 0;
+  /** Redundant copies that arrived first (their original was lost or late). */
+  copiesUsed = 0;
+  /** Redundant copies that arrived after their original (discarded, not counted as drops). */
+  copiesDiscarded = 0;
+  /** The channel is of the latency class (see {@link UdpChannelOptions.latency}). */
+  readonly latency: boolean;
   private readonly link: UdpLink;
   private readonly sender: Sender;
   private readonly receiver: Receiver;
@@ -76,6 +86,7 @@ export class UdpChannel extends BaseChannel {
   private rxBatchBytes = 0;
   private rxFlushQueued = false;
   private pumpQueued = false;
+  private copiesQueued = false;
   private ackQueued = false;
   private lastHeard: number;
   private lastSent: number;
@@ -104,6 +115,11 @@ export class UdpChannel extends BaseChannel {
     this.pump();
   };
 
+  private readonly runCopies = (): void => {
+    this.copiesQueued = false;
+    if (!this.destroyed) this.sender.sendCopies();
+  };
+
   private readonly runAck = (): void => {
     this.ackQueued = false;
     if (!this.destroyed || this.lingering) this.sendAck();
@@ -125,11 +141,12 @@ export class UdpChannel extends BaseChannel {
     this.lowWater = this.txHighWaterMark / 2;
     this.decoder = new FrameDecoder({ ...(options.maxPayload !== undefined && { maxPayload: options.maxPayload }), splitData: options.splitData ?? false });
     const maxCwnd = 1 << 16;
-    this.sender = new Sender(options.datagramSize - UDP_HEADER_SIZE, options.peerWindow, options.rto, maxCwnd, (seq, data, fin) => {
+    this.latency = options.latency;
+    this.sender = new Sender(options.datagramSize - UDP_HEADER_SIZE, options.peerWindow, options.rto, maxCwnd, (seq, data, fin, copy) => {
       this.lastSent = performance.now();
-      const h = encodeDataHeader(this.peerCid, this.localCid, seq, fin);
+      const h = encodeDataHeader(this.peerCid, this.localCid, seq, fin, copy);
       this.link.send(data.length > 0 ? [h, data] : h);
-    });
+    }, options.copyBudget);
     if (options.handshakeRtt > 0) this.sender.rtt.sample(options.handshakeRtt);
     else this.synAckAt = performance.now();
     this.receiver = new Receiver(options.window, (data, fin) => this.deliver(data, fin));
@@ -158,6 +175,9 @@ export class UdpChannel extends BaseChannel {
       rto_expirations_total: s.stats.timeouts,
       congestion_events_total: s.cc.reductions,
       acks_sent_total: this.acksSent,
+      redundant_sent_total: s.stats.copies,
+      redundant_used_total: this.copiesUsed,
+      redundant_discarded_total: this.copiesDiscarded,
     };
     for (const r of UDP_DROP_REASONS) out[`dropped_${r}_total`] = this.drops[r];
     return out;
@@ -189,8 +209,12 @@ export class UdpChannel extends BaseChannel {
     switch (d.type) {
       case DatagramType.DATA: {
         const verdict = this.receiver.accept(d.seq, d.payload, (d.flags & 1) !== 0);
-        if (verdict !== 'ok') this.drop(verdict);
-        this.queueAck();
+        const copy = (d.flags & FLAG_COPY) !== 0;
+        // A copy behind its original is expected, not a drop; the original queued the ACK.
+        if (copy && verdict === 'duplicate') this.copiesDiscarded++;
+        else if (verdict !== 'ok') this.drop(verdict);
+        else if (copy) this.copiesUsed++;
+        if (!copy || verdict !== 'duplicate') this.queueAck();
         break;
       }
       case DatagramType.ACK:
@@ -327,12 +351,19 @@ export class UdpChannel extends BaseChannel {
     const now = performance.now();
     this.sender.pump(now);
     const s = this.sender;
+    if (s.hasCopies && !this.copiesQueued) {
+      // The copy goes out on the next turn: after this turn's other sends, apart from its original.
+      this.copiesQueued = true;
+      setImmediate(this.runCopies);
+    }
     if (s.inflight > 0 || s.windowBlocked) {
       if (this.rtoDeadline === 0) this.rtoDeadline = now + s.rtt.rto;
       this.arm(this.rtoDeadline);
       if (s.inflight > 0 && this.tlpDeadline === 0) {
-        // Probe timeout: 2·srtt plus room for the peer's per-turn ack, below the RTO.
-        this.tlpDeadline = now + Math.min(s.rtt.rto, s.rtt.srtt > 0 ? 2 * s.rtt.srtt + 2 : s.rtt.rto);
+        // Probe timeout: 2·srtt plus room for the peer's per-turn ack (less for the latency
+        // class: its flights are small and copied), below the RTO.
+        const room = this.latency ? 0.5 : 2;
+        this.tlpDeadline = now + Math.min(s.rtt.rto, s.rtt.srtt > 0 ? 2 * s.rtt.srtt + room : s.rtt.rto);
         this.arm(this.tlpDeadline);
       }
     } else {

@@ -35,6 +35,14 @@ export type DatagramTypeValue = (typeof DatagramType)[keyof typeof DatagramType]
 
 /** DATA flag: the last segment of the sender's stream (graceful end). */
 export const FLAG_FIN = 0x01;
+/**
+ * DATA flag: a redundant copy of a datagram already sent (latency-class redundancy, see
+ * docs/udp-transport.md). The receiver treats it like any DATA datagram; the flag only
+ * tells it to count the copy (used, or discarded as expected) instead of as a duplicate.
+ */
+export const FLAG_COPY = 0x02;
+/** SYN flag: the dialed channel is of the latency class (the listener enables redundancy). */
+export const SYN_FLAG_LATENCY = 0x02;
 
 /** Reasons carried by RST. */
 export const RstReason = {
@@ -111,18 +119,19 @@ function header(b: Buffer, type: DatagramTypeValue, flags: number, dstCid: numbe
   return b;
 }
 
-/** Encodes SYN or SYN_ACK. */
-export function encodeSyn(type: typeof DatagramType.SYN | typeof DatagramType.SYN_ACK, dstCid: number, srcCid: number, datagramSize: number, window: number): Buffer {
-  const b = header(Buffer.allocUnsafe(UDP_HEADER_SIZE + SYN_BODY), type, 0, dstCid, srcCid, 0);
+/** Encodes SYN or SYN_ACK (`latency` sets {@link SYN_FLAG_LATENCY} on a SYN). */
+export function encodeSyn(type: typeof DatagramType.SYN | typeof DatagramType.SYN_ACK, dstCid: number, srcCid: number, datagramSize: number, window: number, latency = false): Buffer {
+  const flags = latency && type === DatagramType.SYN ? SYN_FLAG_LATENCY : 0;
+  const b = header(Buffer.allocUnsafe(UDP_HEADER_SIZE + SYN_BODY), type, flags, dstCid, srcCid, 0);
   b.writeUInt16BE(datagramSize, 16);
   b.writeUInt16BE(0, 18);
   b.writeUInt32BE(window >>> 0, 20);
   return b;
 }
 
-/** Encodes the header of a DATA datagram (the payload travels as a second buffer). */
-export function encodeDataHeader(dstCid: number, srcCid: number, seq: number, fin: boolean): Buffer {
-  return header(Buffer.allocUnsafe(UDP_HEADER_SIZE), DatagramType.DATA, fin ? FLAG_FIN : 0, dstCid, srcCid, seq);
+/** Encodes the header of a DATA datagram (the payload travels as a second buffer); `copy` sets {@link FLAG_COPY}. */
+export function encodeDataHeader(dstCid: number, srcCid: number, seq: number, fin: boolean, copy = false): Buffer {
+  return header(Buffer.allocUnsafe(UDP_HEADER_SIZE), DatagramType.DATA, (fin ? FLAG_FIN : 0) | (copy ? FLAG_COPY : 0), dstCid, srcCid, seq);
 }
 
 /** Encodes an ACK with up to {@link MAX_SACK_RANGES} ranges (`sack` holds [start, end) pairs). */
@@ -165,7 +174,8 @@ export function decodeDatagram(b: Buffer, maxSize: number): Datagram {
   const flags = b[2]!;
   if (b[3] !== 0) throw bad(`reserved header byte is ${b[3]}, must be 0`);
   if (type < DatagramType.SYN || type > DatagramType.RST) throw bad(`unknown datagram type ${type}`);
-  if (flags !== 0 && !(type === DatagramType.DATA && flags === FLAG_FIN)) throw bad(`unknown flags 0x${flags.toString(16)} on datagram type ${type}`);
+  const allowed = type === DatagramType.DATA ? FLAG_FIN | FLAG_COPY : type === DatagramType.SYN ? SYN_FLAG_LATENCY : 0;
+  if ((flags & ~allowed) !== 0) throw bad(`unknown flags 0x${flags.toString(16)} on datagram type ${type}`);
   const dstCid = b.readUInt32BE(4);
   const srcCid = b.readUInt32BE(8);
   const seq = b.readUInt32BE(12);
@@ -185,7 +195,7 @@ export function decodeDatagram(b: Buffer, maxSize: number): Datagram {
       if (d.window < 2) throw bad(`receive window of ${d.window} datagrams, must be at least 2`);
       break;
     case DatagramType.DATA:
-      if (body === 0 && flags !== FLAG_FIN) throw bad('DATA datagram without payload or FIN');
+      if (body === 0 && (flags & FLAG_FIN) === 0) throw bad('DATA datagram without payload or FIN');
       d.payload = b.subarray(UDP_HEADER_SIZE);
       break;
     case DatagramType.ACK: {
