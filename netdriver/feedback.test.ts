@@ -34,7 +34,7 @@ describe('RTT estimator (RFC 6298)', () => {
 
 describe('delivery-rate estimator', () => {
   it('takes the max of the recent samples and forgets samples older than its maximum age', () => {
-    const r = new RateEstimator(4, 1000);
+    const r = new RateEstimator(4, 1000, 1);
     r.sample(1_000_000, 0.1, 0); // 10 MB/s
     r.sample(500_000, 0.1, 100); // 5 MB/s (app-limited interval)
     expect(r.rate).toBeCloseTo(10_000_000);
@@ -43,8 +43,16 @@ describe('delivery-rate estimator', () => {
     r.expire(1200);
     expect(r.rate).toBe(0);
   });
+  it('reads 0 (unknown) until it has minSamples samples', () => {
+    const r = new RateEstimator(10, 10_000, 3);
+    r.sample(100, 1, 0);
+    r.sample(100, 1, 1);
+    expect(r.rate).toBe(0);
+    r.sample(100, 1, 2);
+    expect(r.rate).toBe(100);
+  });
   it('keeps only `window` samples', () => {
-    const r = new RateEstimator(2, 10_000);
+    const r = new RateEstimator(2, 10_000, 1);
     r.sample(100, 1, 0);
     r.sample(10, 1, 1);
     r.sample(20, 1, 2);
@@ -74,16 +82,19 @@ describe('channel feedback from a synthetic ack stream', () => {
   });
   it('samples the delivery rate over busy time only (acked bytes while backlogged / time backlogged)', () => {
     const f = new ChannelFeedback();
-    const t0 = performance.now();
-    f.sample(t0);
-    f.onSent(10 * BACKLOG_BYTES); // busy from about t0
-    const busyFrom = performance.now();
-    f.onAck(5 * BACKLOG_BYTES, busyFrom + 50);
-    f.onAck(10 * BACKLOG_BYTES, busyFrom + 100); // drained: busy for ~100 ms
-    f.sample(busyFrom + 500); // 400 ms idle do not count
+    let t = performance.now();
+    f.sample(t);
+    for (let i = 0; i < 3; i++) {
+      f.onSent(10 * BACKLOG_BYTES); // busy from about now
+      const busyFrom = performance.now();
+      f.onAck(((i * 10 + 5) * BACKLOG_BYTES) >>> 0, busyFrom + 50);
+      f.onAck(((i * 10 + 10) * BACKLOG_BYTES) >>> 0, busyFrom + 100); // drained: busy for ~100 ms
+      t = busyFrom + 500;
+      f.sample(t); // the 400 ms idle do not count
+    }
     expect(f.delivery.rate).toBeGreaterThan((10 * BACKLOG_BYTES) / 0.11);
     expect(f.delivery.rate).toBeLessThan((10 * BACKLOG_BYTES) / 0.09);
-    f.sample(busyFrom + 600); // idle tick: no sample, the estimate stays
+    f.sample(t + 100); // idle tick: no sample, the estimate stays
     expect(f.delivery.rate).toBeGreaterThan(0);
   });
   it('takes no sample from a busy channel that delivers nothing (a black hole)', () => {

@@ -62,6 +62,12 @@ export class RateEstimator {
     private readonly window = 10,
     /** Age after which a sample no longer counts, ms (an idle channel's rate becomes unknown). @default 3000 */
     private readonly maxAgeMs = 3000,
+    /**
+     * Samples needed before the rate is known (until then it reads 0): one unlucky
+     * interval, say a GC pause while the channel was busy, must not mark it slow.
+     * @default 3
+     */
+    private readonly minSamples = 3,
   ) {}
 
   /** Adds `bytes` delivered over `seconds`, observed at `now` (ms). */
@@ -77,7 +83,7 @@ export class RateEstimator {
     while (this.samples.length > 0 && now - this.samples[0]!.at > this.maxAgeMs) this.samples.shift();
     let max = 0;
     for (const s of this.samples) if (s.rate > max) max = s.rate;
-    this.rate = max;
+    this.rate = this.samples.length >= this.minSamples ? max : 0;
   }
 }
 
