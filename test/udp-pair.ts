@@ -8,7 +8,7 @@ import type { ChannelDriver, ChannelOptions } from '../netdriver/driver.js';
 import { FrameType, type Frame } from '../netdriver/frame.js';
 import { udp, type UdpChannel, type UdpListener, type UdpOptions } from '../transports/udp/index.js';
 import { within } from './pair.js';
-import { UdpImpairProxy, type ImpairOptions } from './udp-impair-proxy.js';
+import { UdpImpairProxy, type ImpairOptions } from '../bench/lib/udp-impair-proxy.js';
 
 /** A cleanup step run after a test. */
 export type Cleanup = () => Promise<void> | void;

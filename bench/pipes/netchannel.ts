@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { createStack, type Stack, type StackOptions } from '../../index.js';
-import { UdpImpairProxy } from '../../test/udp-impair-proxy.js';
+import { UdpImpairProxy } from '../lib/udp-impair-proxy.js';
 import { udp } from '../../transports/udp/index.js';
 import { within } from '../lib/deadline.js';
 import { duplexPipe, type ChannelTransport, type Dialer, type Listener, type Pipe } from './pipe.js';

@@ -41,7 +41,7 @@ export type KindSpec =
 
 /**
  * Channels of a netchannel case: tcp (default) or udp; `loss` > 0 (or `proxy`) puts the
- * impairment proxy (test/udp-impair-proxy.ts) in front of a udp server, in its process.
+ * impairment proxy (bench/lib/udp-impair-proxy.ts) in front of a udp server, in its process.
  */
 export type ChannelTransport = { kind: 'tcp' } | { kind: 'udp'; proxy?: boolean; loss?: number };
 

@@ -125,7 +125,7 @@ export const udpScenario: Scenario = {
     `netchannel with udp:// channels (65,000-byte datagrams on loopback) against tcp:// channels, two processes. ` +
     `Bulk: one socket sends ${BYTES.full / 1024 ** 3} GiB (quick: ${BYTES.quick / 1024 ** 2} MiB) over 1 and 4 channels; CPU-s per GB counts both processes. ` +
     `RPC: 8 sockets × 8 pipelined 4 KB requests (4 KB responses) for ${DURATION.full / 1000} s. ` +
-    'Latency: one latency-class socket, one 4 KB request at a time, through the UDP impairment proxy (test/udp-impair-proxy.ts, in the server process), lossless and with 1% of datagrams dropped in each direction.',
+    'Latency: one latency-class socket, one 4 KB request at a time, through the UDP impairment proxy (bench/lib/udp-impair-proxy.ts, in the server process), lossless and with 1% of datagrams dropped in each direction.',
   cases: (profile) =>
     CASES.map(([label, mode, kind]): CaseDef => ({
       label,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppClass } from '../../netdriver/channel.js';
 import { frames, proxiedPair as pairWith, take, type Cleanup } from '../../test/udp-pair.js';
-import type { ImpairOptions, Impairment } from '../../test/udp-impair-proxy.js';
+import type { ImpairOptions, Impairment } from '../../bench/lib/udp-impair-proxy.js';
 import { Sender } from './sender.js';
 import { decodeDatagram, DatagramType, encodeDataHeader, encodeSyn, FLAG_COPY, FLAG_FIN, SYN_FLAG_LATENCY, udp, UDP_HEADER_SIZE, type UdpOptions } from './index.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Impairment } from '../../test/udp-impair-proxy.js';
+import type { Impairment } from '../../bench/lib/udp-impair-proxy.js';
 import { frames, proxiedPair, take, type Cleanup } from '../../test/udp-pair.js';
 
 let cleanup: Cleanup[] = [];

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { within } from '../../test/pair.js';
 import { frames, proxiedPair as pairWith, take, type Cleanup } from '../../test/udp-pair.js';
 import { encodeAck, encodeDataHeader, encodePing, type UdpOptions } from './index.js';
-import type { ImpairOptions } from '../../test/udp-impair-proxy.js';
+import type { ImpairOptions } from '../../bench/lib/udp-impair-proxy.js';
 
 let cleanup: Cleanup[] = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStack, type Stack } from '../../index.js';
 import { hashSink, sendBulk, within } from '../../test/pair.js';
-import { UdpImpairProxy } from '../../test/udp-impair-proxy.js';
+import { UdpImpairProxy } from '../../bench/lib/udp-impair-proxy.js';
 import { udp } from './index.js';
 
 let after: (() => void) | undefined;

@@ -1,5 +1,5 @@
 /**
- * Test fixture: a UDP impairment proxy on loopback (no root, no tc). Clients send to
+ * A UDP impairment proxy on loopback (no root, no tc), for the udp bench scenario and the udp tests. Clients send to
  * {@link UdpImpairProxy.address}; each client source gets its own upstream socket to the
  * target (like a NAT), so the target sees one source per client. Every datagram, in
  * each direction, gets an {@link Impairment} from a seeded schedule: pass, drop,
