@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { prng } from '../../compliance/generate.js';
 
 /** What happens to one datagram. */
 export type Impairment = 'pass' | 'drop' | 'duplicate' | 'reorder' | 'delay';
@@ -45,16 +46,10 @@ export interface ImpairCounts {
   delayed: number;
 }
 
-/** Deterministic PRNG in [0, 1) (mulberry32). */
+/** Deterministic PRNG in [0, 1) (the compliance suite's mulberry32). */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const next = prng(seed);
+  return () => next() / 2 ** 32;
 }
 
 interface Lane {
