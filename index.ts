@@ -11,6 +11,7 @@ export type { AppClass, Channel, ChannelEvents, ChannelStats } from './netdriver
 export { defineDriver, type ChannelDriver, type ChannelListener, type ChannelOptions, type DriverFactory, type DriverComponents } from './netdriver/driver.js';
 export {
   definePolicy,
+  earliestCompletion,
   roundRobin,
   sourcePortHash,
   shortestQueue,
@@ -24,11 +25,18 @@ export {
   type SegmentContext,
   type ChannelView,
   type RoundRobinOptions,
+  type EarliestCompletionOptions,
+  definePathManager,
+  spreadPaths,
+  type PathManager,
+  type PathManagerFactory,
+  type PathView,
+  type PathPlan,
   type ScalingFactory,
   type ScalingPolicy,
   type ScalingSample,
 } from './netscheduler/index.js';
-export type { StackEvent, EventSink, LimitHitEvent, LimitName } from './events/index.js';
+export type { StackEvent, EventSink, LimitHitEvent, LimitName, ChannelStaleEvent, PathRejectedEvent } from './events/index.js';
 export { LIMIT_NAMES } from './events/index.js';
 export { tcp, type TcpOptions } from './transports/tcp/index.js';
 export { inWorkers, CopyPool, type WorkersOptions, type InWorkersOptions, type WorkerDialOptions, type HandoffMode } from './workers/index.js';

@@ -60,14 +60,14 @@ export class RateEstimator {
   constructor(
     /** Samples the max is taken over. @default 10 */
     private readonly window = 10,
-    /** Age after which a sample no longer counts, ms (an idle channel's rate becomes unknown). @default 3000 */
-    private readonly maxAgeMs = 3000,
+    /** Age after which a sample no longer counts, ms (an idle channel's rate becomes unknown). @default 30000 */
+    private readonly maxAgeMs = 30_000,
     /**
      * Samples needed before the rate is known (until then it reads 0): one unlucky
      * interval, say a GC pause while the channel was busy, must not mark it slow.
-     * @default 3
+     * @default 2
      */
-    private readonly minSamples = 3,
+    private readonly minSamples = 2,
   ) {}
 
   /** Adds `bytes` delivered over `seconds`, observed at `now` (ms). */
@@ -97,6 +97,8 @@ export const ACK_DELAY_MS = 2;
  * to send is not judged slow for it.
  */
 export const BACKLOG_BYTES = 64 * 1024;
+/** Busy time after which an acknowledgement takes a delivery-rate sample at once, ms. */
+export const SAMPLE_MS = 25;
 
 /** Largest difference accepted between an ACK and the bytes sent (u32 modular arithmetic). */
 const HALF = 0x80000000;
@@ -159,6 +161,9 @@ export class ChannelFeedback {
         this.busyMs += now - this.busySince;
         this.busySince = -1;
       }
+      // A long busy stretch is a sample of its own, without waiting for the tick: a slow
+      // channel is known as slow within a few tens of milliseconds.
+      if (this.busyMs + (this.busySince >= 0 ? now - this.busySince : 0) >= SAMPLE_MS) this.sample(now);
     }
     return true;
   }

@@ -55,6 +55,19 @@ function completion(c: ChannelView, bytes: number, fastest: number, band: number
   return rate > 0 ? ahead / rate + c.minRtt : ahead;
 }
 
+/**
+ * True when `c` may take the segment: room, and an expected completion within the tie
+ * `limit` — or, for a channel known to be more than `band` times slower than the
+ * fastest, no later than the best (no margin). A segment on a slow channel holds up
+ * the socket's later bytes at the receiver, so it goes there only when it truly
+ * arrives first.
+ */
+function eligible(c: ChannelView, bytes: number, fastest: number, band: number, threshold: number, bestAt: number, limit: number): boolean {
+  if (!hasRoom(c, threshold)) return false;
+  const slow = c.deliveryRate > 0 && c.deliveryRate * band < fastest;
+  return completion(c, bytes, fastest, band) <= (slow ? bestAt : limit);
+}
+
 /** The earliest-completion policy factory (the default for the throughput class). */
 export function earliestCompletion(options: EarliestCompletionOptions = {}): PolicyFactory {
   const sticky = positiveInt('sticky', options.sticky, 6);
@@ -87,14 +100,14 @@ export function earliestCompletion(options: EarliestCompletionOptions = {}): Pol
       const n = channels.length;
       const bytes = segment.bytes;
       const here = channels[stick.next % n]!;
-      if (stick.left > 0 && hasRoom(here, threshold) && completion(here, bytes, fastest, band) <= limit) {
+      if (stick.left > 0 && eligible(here, bytes, fastest, band, threshold, bestAt, limit)) {
         stick.left--;
         return here;
       }
       for (let k = 1; k <= n; k++) {
         const i = (stick.next + k) % n;
         const c = channels[i]!;
-        if (hasRoom(c, threshold) && completion(c, bytes, fastest, band) <= limit) {
+        if (eligible(c, bytes, fastest, band, threshold, bestAt, limit)) {
           stick.next = i;
           stick.left = sticky - 1;
           return c;
