@@ -60,14 +60,14 @@ export class RateEstimator {
   constructor(
     /** Samples the max is taken over. @default 10 */
     private readonly window = 10,
-    /** Age after which a sample no longer counts, ms (an idle channel's rate becomes unknown). @default 30000 */
-    private readonly maxAgeMs = 30_000,
+    /** Age after which a sample no longer counts, ms (an idle channel's rate becomes unknown). @default 10000 */
+    private readonly maxAgeMs = 10_000,
     /**
      * Samples needed before the rate is known (until then it reads 0): one unlucky
      * interval, say a GC pause while the channel was busy, must not mark it slow.
-     * @default 2
+     * @default 3
      */
-    private readonly minSamples = 2,
+    private readonly minSamples = 3,
   ) {}
 
   /** Adds `bytes` delivered over `seconds`, observed at `now` (ms). */

@@ -5,7 +5,7 @@
  * queueing part of the RTT is already in `inflight / deliveryRate`). A channel at a
  * tenth of the others' rate therefore gets about a tenth of the bytes, and one that
  * stops making progress (its in-flight bytes stop draining) gets none. Channels with no
- * rate measured yet, or within `band` of the fastest, are taken as fast as the fastest; with no rate
+ * rate measured yet, or within `band` (4×) of the fastest, are taken as fast as the fastest; with no rate
  * known at all it degrades to shortest-queue (by bytes in flight). A socket stays on
  * its channel for up to `sticky` segments while that channel is within `slack` of the
  * best, which keeps batches large and reordering low between equal channels.
@@ -25,7 +25,7 @@ export interface EarliestCompletionOptions {
   threshold?: number;
   /**
    * A channel's own rate is used only when the fastest channel is more than `band`
-   * times faster; closer rates count as equal. @default 3
+   * times faster; closer rates count as equal. @default 4
    */
   band?: number;
 }
@@ -76,7 +76,7 @@ export function earliestCompletion(options: EarliestCompletionOptions = {}): Pol
   if (typeof slack !== 'number' || !(slack >= 0 && slack <= 1)) {
     throw new InvalidArgumentError(`options.slack must be a number in [0, 1], got ${JSON.stringify(options.slack)}`);
   }
-  const band = options.band ?? 3;
+  const band = options.band ?? 4;
   if (typeof band !== 'number' || !(band >= 1) || !Number.isFinite(band)) {
     throw new InvalidArgumentError(`options.band must be a finite number >= 1, got ${JSON.stringify(options.band)}`);
   }

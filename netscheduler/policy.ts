@@ -34,7 +34,7 @@ export interface ChannelView {
   /**
    * Delivery rate in bytes per second: DATA bytes the peer acknowledged on this channel
    * (channel-level ACKs): the max of the recent control-tick samples taken while the
-   * channel was backlogged (samples expire after 30 s); 0 while unknown (fewer than 2 samples).
+   * channel was backlogged (samples expire after 10 s); 0 while unknown (fewer than 3 samples).
    */
   readonly deliveryRate: number;
   /** DATA payload bytes handed to this channel (queued or on the wire) and not yet acknowledged, bytes. */
