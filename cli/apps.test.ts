@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, haveBinary, iperfClient, redisBenchmark, redisCli, startIperfServer, startRedis, type Service } from '../examples/tunnel-apps/apps.js';
 import { spawnTunnel, type TunnelProcess } from './tunnel/spawn.js';
@@ -17,6 +18,8 @@ describe.skipIf(skip)('real applications through netchannel tunnel', () => {
   let entry: TunnelProcess | undefined;
   let redis: Service | undefined;
   let iperfPort = 0;
+  /** Holds iperf3's port until iperf3 starts, so no other test's socket takes it meanwhile. */
+  let iperfHold: Server | undefined;
   let redisVia = 0;
   let iperfVia = 0;
 
@@ -24,6 +27,8 @@ describe.skipIf(skip)('real applications through netchannel tunnel', () => {
     if (missing.length > 0) throw new Error(`CI is set but ${missing.join(', ')} not installed: .ci/run must apt-get install redis-server redis-tools iperf3`);
     redis = await startRedis(await freePort());
     iperfPort = await freePort();
+    iperfHold = createServer();
+    await new Promise<void>((r) => iperfHold!.listen(iperfPort, '127.0.0.1', r));
     exit = await spawnTunnel(MAIN, ['--listen', 'tcp://127.0.0.1:0']);
     entry = await spawnTunnel(MAIN, [
       '--peer', exit.addresses[0]!,
@@ -33,6 +38,7 @@ describe.skipIf(skip)('real applications through netchannel tunnel', () => {
   });
 
   afterAll(async () => {
+    if (iperfHold?.listening) iperfHold.close();
     await entry?.stop();
     await exit?.stop();
     await redis?.stop();
@@ -58,6 +64,7 @@ describe.skipIf(skip)('real applications through netchannel tunnel', () => {
   }, 120_000);
 
   it('iperf3 -t 3 completes (control + data connection through the tunnel)', async () => {
+    await new Promise<void>((r) => iperfHold!.close(() => r()));
     const server = await startIperfServer(iperfPort);
     try {
       const r = await iperfClient(iperfVia, 3);

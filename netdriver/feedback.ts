@@ -97,8 +97,6 @@ export const ACK_DELAY_MS = 2;
  * to send is not judged slow for it.
  */
 export const BACKLOG_BYTES = 64 * 1024;
-/** Busy time after which an acknowledgement takes a delivery-rate sample at once, ms. */
-export const SAMPLE_MS = 25;
 
 /** Largest difference accepted between an ACK and the bytes sent (u32 modular arithmetic). */
 const HALF = 0x80000000;
@@ -161,9 +159,6 @@ export class ChannelFeedback {
         this.busyMs += now - this.busySince;
         this.busySince = -1;
       }
-      // A long busy stretch is a sample of its own, without waiting for the tick: a slow
-      // channel is known as slow within a few tens of milliseconds.
-      if (this.busyMs + (this.busySince >= 0 ? now - this.busySince : 0) >= SAMPLE_MS) this.sample(now);
     }
     return true;
   }

@@ -5,7 +5,7 @@
  * queueing part of the RTT is already in `inflight / deliveryRate`). A channel at a
  * tenth of the others' rate therefore gets about a tenth of the bytes, and one that
  * stops making progress (its in-flight bytes stop draining) gets none. Channels with no
- * rate measured yet, or within `band` (4×) of the fastest, are taken as fast as the fastest; with no rate
+ * rate measured yet, or within `band` of the fastest, are taken as fast as the fastest; with no rate
  * known at all it degrades to shortest-queue (by bytes in flight). A socket stays on
  * its channel for up to `sticky` segments while that channel is within `slack` of the
  * best, which keeps batches large and reordering low between equal channels.
@@ -25,7 +25,7 @@ export interface EarliestCompletionOptions {
   threshold?: number;
   /**
    * A channel's own rate is used only when the fastest channel is more than `band`
-   * times faster; closer rates count as equal. @default 4
+   * times faster; closer rates count as equal. @default 3
    */
   band?: number;
 }
@@ -55,19 +55,6 @@ function completion(c: ChannelView, bytes: number, fastest: number, band: number
   return rate > 0 ? ahead / rate + c.minRtt : ahead;
 }
 
-/**
- * True when `c` may take the segment: room, and an expected completion within the tie
- * `limit` — or, for a channel known to be more than `band` times slower than the
- * fastest, no later than the best (no margin). A segment on a slow channel holds up
- * the socket's later bytes at the receiver, so it goes there only when it truly
- * arrives first.
- */
-function eligible(c: ChannelView, bytes: number, fastest: number, band: number, threshold: number, bestAt: number, limit: number): boolean {
-  if (!hasRoom(c, threshold)) return false;
-  const slow = c.deliveryRate > 0 && c.deliveryRate * band < fastest;
-  return completion(c, bytes, fastest, band) <= (slow ? bestAt : limit);
-}
-
 /** The earliest-completion policy factory (the default for the throughput class). */
 export function earliestCompletion(options: EarliestCompletionOptions = {}): PolicyFactory {
   const sticky = positiveInt('sticky', options.sticky, 6);
@@ -76,7 +63,7 @@ export function earliestCompletion(options: EarliestCompletionOptions = {}): Pol
   if (typeof slack !== 'number' || !(slack >= 0 && slack <= 1)) {
     throw new InvalidArgumentError(`options.slack must be a number in [0, 1], got ${JSON.stringify(options.slack)}`);
   }
-  const band = options.band ?? 4;
+  const band = options.band ?? 3;
   if (typeof band !== 'number' || !(band >= 1) || !Number.isFinite(band)) {
     throw new InvalidArgumentError(`options.band must be a finite number >= 1, got ${JSON.stringify(options.band)}`);
   }
@@ -100,14 +87,14 @@ export function earliestCompletion(options: EarliestCompletionOptions = {}): Pol
       const n = channels.length;
       const bytes = segment.bytes;
       const here = channels[stick.next % n]!;
-      if (stick.left > 0 && eligible(here, bytes, fastest, band, threshold, bestAt, limit)) {
+      if (stick.left > 0 && hasRoom(here, threshold) && completion(here, bytes, fastest, band) <= limit) {
         stick.left--;
         return here;
       }
       for (let k = 1; k <= n; k++) {
         const i = (stick.next + k) % n;
         const c = channels[i]!;
-        if (eligible(c, bytes, fastest, band, threshold, bestAt, limit)) {
+        if (hasRoom(c, threshold) && completion(c, bytes, fastest, band) <= limit) {
           stick.next = i;
           stick.left = sticky - 1;
           return c;
