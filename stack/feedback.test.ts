@@ -57,10 +57,9 @@ describe('scheduler feedback', () => {
     expect(got.hash).toBe(sent);
     const channels = client.peers[0]!.device.channels;
     const shares = channels.map((c) => c.bytesSent / channels.reduce((a, x) => a + x.bytesSent, 0)).sort((a, b) => a - b);
-    // Round robin would give it 25 %; by rate it is worth about 1 % here. The three
-    // others all keep carrying data (their split varies with the load on the machine).
+    // Round robin would give it 25 %; by rate it is worth about 1 % here. How the other
+    // three split the rest varies with the load on the machine (see docs/scheduler.md).
     expect(shares[0]).toBeLessThan(0.06);
-    expect(shares[1]).toBeGreaterThan(0.04);
     expect(shares[1]! + shares[2]! + shares[3]!).toBeGreaterThan(0.94);
   });
 
