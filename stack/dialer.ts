@@ -129,7 +129,6 @@ export class Dialer {
       throw new NetChannelError(ErrorCode.CLOSED, `stack ${options.hostId} closed while dialing ${addresses.join(', ')}`);
     }
     const session = this.host.sessionFor(all[0]!.peer.hostId, addresses[0]!);
-    session.dialAddress = addresses[0];
     for (const d of all) if (!session.knownPaths.includes(d.address)) session.knownPaths.push(d.address);
     for (const d of all) session.device.add(d.ch, d.appClass, d.index, d.address);
     return session;

@@ -46,10 +46,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
   readonly device: NetDevice;
   /** Transmission: the scheduler's channel choice for every frame sent to the peer. */
   readonly router: ChannelRouter;
-  /** Address the peer was dialed at (for elastic channels), if this stack dialed it. */
-  dialAddress: string | undefined;
-
-  /** Addresses of the peer this stack dialed channels to (its paths), in the order found. */
+  /** Addresses of the peer this stack dialed channels to (its paths), in the order found; empty for an accepted peer. */
   readonly knownPaths: string[] = [];
 
   /**
@@ -68,7 +65,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
 
   /** True when this stack dialed the peer and may add or remove channels. */
   get scalable(): boolean {
-    return this.dialAddress !== undefined;
+    return this.knownPaths.length > 0;
   }
   /** Per-IP limit key of the peer's first address (undefined: not an IP transport). */
   readonly ip: string | undefined;
