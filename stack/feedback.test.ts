@@ -88,6 +88,45 @@ describe('scheduler feedback', () => {
     expect(maxGap).toBeLessThan(5_000);
   }, 60_000);
 
+  it('a stale channel that starts forwarding again recovers (channel-recovered) and carries data again', async () => {
+    const { server, client, address } = await setup();
+    const events: StackEvent[] = [];
+    client.events$.subscribe((e) => events.push(e));
+    const srv = await server.listen(80);
+    const done = new Promise<{ hash: string; bytes: number }>((resolve, reject) => srv.once('connection', (s: VirtualSocket) => hashSink(s).then(resolve, reject)));
+    const sock = await client.connect(address, 80);
+    let frozen = false;
+    const sent = await sendBulk(sock, 96 << 20, (i) => {
+      if (i === 8) {
+        proxy!.freezeOne(0);
+        frozen = true;
+      }
+    });
+    expect(frozen).toBe(true);
+    await within(
+      (async () => {
+        while (!events.some((e) => e.type === 'channel-stale')) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      10_000,
+      'channel-stale',
+    );
+    const stale = events.find((e) => e.type === 'channel-stale') as StackEvent & { channelId: number };
+    proxy!.thawOne(0);
+    const got = await within(done, 30_000, 'transfer');
+    expect(got.hash).toBe(sent);
+    await within(
+      (async () => {
+        while (!events.some((e) => e.type === 'channel-recovered')) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      10_000,
+      'channel-recovered',
+    );
+    expect(events.find((e) => e.type === 'channel-recovered')).toMatchObject({ channelId: stale.channelId });
+    const dc = client.peers[0]!.device.channels.find((c) => c.id === stale.channelId)!;
+    expect(dc.stale).toBe(false);
+    expect(client.peers[0]!.device.channelsOf('throughput')).toContain(dc);
+  }, 60_000);
+
   it('validates staleAfter against the keepalive settings', async () => {
     await expect(createStack({ staleAfter: 0 })).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_INVALID_ARG', message: expect.stringMatching(/options.staleAfter/) });
     await expect(createStack({ keepaliveInterval: 1000, keepaliveTimeout: 1000 })).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_INVALID_ARG', message: expect.stringMatching(/keepaliveTimeout \(1000 ms\) must exceed options.keepaliveInterval \(1000 ms\)/) });

@@ -23,6 +23,8 @@ export interface CutProxy {
   readonly accepted: number;
   /** Stops forwarding the `i`-th accepted connection (0-based) both ways, without closing it (a black hole). */
   freezeOne(i: number): void;
+  /** Forwards the `i`-th accepted connection again after {@link freezeOne} (nothing was lost). */
+  thawOne(i: number): void;
   /**
    * Limits the client-to-target direction of the `i`-th accepted connection (0-based) to
    * about `bytesPerSecond` (a shaped link). Call before or after it is accepted.
@@ -112,6 +114,12 @@ export async function cutProxy(targetPort: number): Promise<CutProxy> {
       a.removeAllListeners('data');
       a.pause();
       b.pause();
+    },
+    thawOne(i) {
+      const pair = byOrder[i];
+      if (!pair) throw new RangeError(`no connection ${i} (${byOrder.length} accepted)`);
+      pair[0].pipe(pair[1]);
+      pair[1].pipe(pair[0]);
     },
     throttle(i, bytesPerSecond) {
       rates.set(i, bytesPerSecond);
