@@ -36,3 +36,4 @@ export {
   type ErrorCodeValue,
 } from '../errors/index.js';
 export { intOption, boolOption } from '../errors/validate.js';
+export { RttEstimator, RateEstimator } from './feedback.js';

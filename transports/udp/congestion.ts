@@ -7,6 +7,8 @@
  * @packageDocumentation
  */
 
+import { RttEstimator as SmoothedRtt } from '../../netdriver/feedback.js';
+
 /** Multiplicative decrease on a loss event (CUBIC's beta: gentler than Reno's 0.5). */
 export const BETA = 0.7;
 /** Congestion window floor, datagrams. */
@@ -24,20 +26,31 @@ export interface RtoBounds {
   initial: number;
 }
 
-/** RFC 6298 round-trip time estimator. */
+/**
+ * RFC 6298 retransmission timer: the stack's RTT estimator (`netdriver/feedback.ts`,
+ * shared with channel feedback) for srtt and rttvar, plus the RTO bounds and the
+ * exponential backoff of this transport, in milliseconds.
+ */
 export class RttEstimator {
-  /** Smoothed RTT, ms (0 before the first sample). */
-  srtt = 0;
-  /** RTT variation, ms. */
-  rttvar = 0;
   /** Latest sample, ms. */
   latest = 0;
+  private readonly est = new SmoothedRtt();
   private base: number;
   /** Backoff multiplier: doubled per RTO expiry, reset by a new sample. */
   private backoff = 1;
 
   constructor(private readonly bounds: RtoBounds) {
     this.base = bounds.initial;
+  }
+
+  /** Smoothed RTT, ms (0 before the first sample). */
+  get srtt(): number {
+    return this.est.srtt * 1000;
+  }
+
+  /** RTT variation, ms. */
+  get rttvar(): number {
+    return this.est.rttvar * 1000;
   }
 
   /** Current retransmission timeout, ms (backoff included). */
@@ -49,13 +62,7 @@ export class RttEstimator {
   sample(ms: number): void {
     const r = Math.max(ms, 0.001);
     this.latest = r;
-    if (this.srtt === 0) {
-      this.srtt = r;
-      this.rttvar = r / 2;
-    } else {
-      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
-      this.srtt = 0.875 * this.srtt + 0.125 * r;
-    }
+    this.est.update(r / 1000);
     this.base = Math.min(this.bounds.max, Math.max(this.bounds.min, this.srtt + 4 * this.rttvar));
     this.backoff = 1;
   }
