@@ -108,7 +108,7 @@ async function main(): Promise<void> {
 
   await attack('never-ack', async () => {
     const a = await rawPeer(port, 'a0'.repeat(16));
-    a.send(controlFrame(FrameType.SYNC, 70000, 80, 0, MAX_GRANT));
+    a.send(controlFrame(FrameType.SYNC, 50000, 80, 0, MAX_GRANT));
     await a.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK), 5000, 'SYNC_ACK');
     let sent = 0;
     let grant = 4 * MiB;
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     while (sent < 128 * MiB && stalled < 200) {
       for (; seen < a.frames.length; seen++) if (a.frames[seen]!.type === FrameType.CREDIT) grant = Math.max(grant, a.frames[seen]!.ack);
       if (grant - sent >= chunk.length) {
-        a.send({ ...controlFrame(FrameType.DATA, 70000, 80, sent), payload: chunk });
+        a.send({ ...controlFrame(FrameType.DATA, 50000, 80, sent), payload: chunk });
         sent += chunk.length;
         stalled = 0;
         if (a.sock.writableLength > 4 * MiB) await once(a.sock, 'drain');
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
       peers.push(p);
       // 157.5 MiB of out-of-order data: 40 sockets × (4 MiB window − 64 KiB), byte 0 withheld.
       for (let s = 0; s < 40; s++) {
-        const src = 70000 + s;
+        const src = 50000 + s;
         p.send(controlFrame(FrameType.SYNC, src, 80, 0, 1 << 20));
         for (let off = 1; off + 64 * 1024 < 4 * MiB; off += 64 * 1024) {
           p.send({ ...controlFrame(FrameType.DATA, src, 80, off), payload: Buffer.alloc(64 * 1024, 1) });
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
     const start = await measure(100);
     const p = await rawPeer(port, 'c0'.repeat(16));
     const frames: Frame[] = [];
-    for (let i = 0; i < 10_000; i++) frames.push(controlFrame(FrameType.SYNC, 70000 + i, 80, 0, 1 << 20));
+    for (let i = 0; i < 10_000; i++) frames.push(controlFrame(FrameType.SYNC, 50000 + i, 80, 0, 1 << 20));
     p.send(...frames);
     await p.until((fs) => fs.filter((f) => f.type === FrameType.SYNC_ACK || f.type === FrameType.RST).length >= 10_000, 20_000, 'answers');
     const acks = p.frames.filter((f) => f.type === FrameType.SYNC_ACK).length;
