@@ -3,7 +3,7 @@
  * `lo`; needs root and tc, skips with a message otherwise):
  *
  * - **slow channel:** one socket over 4 channels with one shaped to 10 MB/s, against the
- *   same socket over 3 clean channels;
+ *   same socket over 3 clean channels (under the same htb root, no channel filtered);
  * - **black hole:** one of 4 channels shaped to 8 bit/s mid-transfer (nothing passes,
  *   nothing closes): the longest gap between deliveries at the receiver;
  * - **two paths**, each shaped to 40 MB/s: one socket over one path, over
@@ -11,7 +11,8 @@
  * - **no regression:** 4 equal channels, `earliestCompletion()` (default) against
  *   `roundRobin()`, unshaped.
  *
- * Usage: `node dist/bench/feedback.js [--runs N] [--seconds S]` (medians of N runs).
+ * Usage: `node dist/bench/feedback.js [--runs N] [--seconds S] [--only slow,black,…]` (medians of N
+ * runs; `--only` keeps the cases whose name contains one of the comma-separated words).
  * @packageDocumentation
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
@@ -136,7 +137,8 @@ async function main(): Promise<void> {
   }
   const channelPorts = (c: Stack): number[] => c.peers[0]!.device.channels.map((dc) => portOf(dc.channel.localAddress));
   const cases: Array<[string, () => Promise<Result>]> = [
-    ['3 clean channels', () => run('0', { throughput: 3 }, seconds, () => {})],
+    // The same htb root as the shaped case (no channel filtered), so that the ratio is the scheduler's and not the qdisc's.
+    ['3 clean channels', () => run('0', { throughput: 3 }, seconds, () => tcSetup({ 20: '80mbit' }))],
     ['4 channels, one at 10 MB/s', () => run('0', { throughput: 4 }, seconds, (c) => (tcSetup({ 20: '80mbit' }), tcFilter(channelPorts(c)[0]!, 20)))],
     ['4 channels, one at 10 MB/s, roundRobin', () => run('0', { throughput: 4, policy: roundRobin() }, seconds, (c) => (tcSetup({ 20: '80mbit' }), tcFilter(channelPorts(c)[0]!, 20)))],
     ['4 channels, one black-holed at 1/3', () => run('0', { throughput: 4 }, seconds, () => tcSetup({ 20: '8bit' }), (c) => tcFilter(channelPorts(c)[0]!, 20))],
@@ -146,6 +148,9 @@ async function main(): Promise<void> {
     ['4 equal channels, earliestCompletion', () => run('0', { throughput: 4 }, seconds, () => {})],
     ['4 equal channels, roundRobin', () => run('0', { throughput: 4, policy: roundRobin() }, seconds, () => {})],
   ];
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',').filter(Boolean) : [];
+  if (only.length > 0) cases.splice(0, cases.length, ...cases.filter(([name]) => name === '3 clean channels' || only.some((w) => name.includes(w))));
   const results = new Map<string, Result[]>();
   // Interleaved rounds: every case once per round.
   for (let r = 0; r < runs; r++) {
@@ -156,12 +161,12 @@ async function main(): Promise<void> {
     }
   }
   const med = (name: string): Result => {
-    const rs = results.get(name)!;
+    const rs = results.get(name) ?? [{ mbps: NaN, maxGapMs: NaN }];
     return { mbps: median(rs.map((x) => x.mbps)), maxGapMs: median(rs.map((x) => x.maxGapMs)) };
   };
   console.log(`\n--- medians of ${runs} runs, ${seconds} s each ---`);
   for (const [name] of cases) console.log(`${name.padEnd(44)} ${med(name).mbps.toFixed(1).padStart(8)} MB/s   longest gap ${med(name).maxGapMs.toFixed(0).padStart(6)} ms`);
-  const ratio = (a: string, b: string): string => (med(a).mbps / med(b).mbps).toFixed(2);
+  const ratio = (a: string, b: string): string => (results.has(a) && results.has(b) ? (med(a).mbps / med(b).mbps).toFixed(2) : '-');
   console.log(`slow channel: 4 (one at 10 MB/s) / 3 clean = ${ratio('4 channels, one at 10 MB/s', '3 clean channels')} (goal >= 1.0); roundRobin: ${ratio('4 channels, one at 10 MB/s, roundRobin', '3 clean channels')}`);
   console.log(`black hole: longest receiver stall = ${med('4 channels, one black-holed at 1/3').maxGapMs.toFixed(0)} ms (goal < 2000)`);
   console.log(`two paths: connect([a,b]) / one path = ${ratio('connect([a, b]), each at 40 MB/s', 'one path at 40 MB/s')}; advertised / one path = ${ratio('connect(a) + b advertised, each at 40 MB/s', 'one path at 40 MB/s')} (goal >= 1.8)`);

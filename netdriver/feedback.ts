@@ -78,6 +78,11 @@ export class RateEstimator {
     this.expire(now);
   }
 
+  /** Samples held (the rate is known from `minSamples` on). */
+  get count(): number {
+    return this.samples.length;
+  }
+
   /** Drops samples older than the maximum age (call on every tick). */
   expire(now: number): void {
     while (this.samples.length > 0 && now - this.samples[0]!.at > this.maxAgeMs) this.samples.shift();
@@ -97,6 +102,14 @@ export const ACK_DELAY_MS = 2;
  * to send is not judged slow for it.
  */
 export const BACKLOG_BYTES = 64 * 1024;
+/**
+ * Busy time after which a channel whose delivery rate is not known yet gets a
+ * provisional one (bytes acknowledged over all its busy time so far), ms: a channel at a
+ * tenth of the others' speed is then recognised within tens of milliseconds, not after
+ * the estimator's first samples (three control ticks), during which it would hold the
+ * stream's in-order point back.
+ */
+export const PROVISIONAL_BUSY_MS = 20;
 
 /** Largest difference accepted between an ACK and the bytes sent (u32 modular arithmetic). */
 const HALF = 0x80000000;
@@ -123,6 +136,9 @@ export class ChannelFeedback {
   /** Busy milliseconds and bytes acknowledged while busy, since the last sample. */
   private busyMs = 0;
   private busyAcked = 0;
+  /** Busy milliseconds and bytes acknowledged while busy, in all, while the rate is unknown. */
+  private earlyMs = 0;
+  private earlyAcked = 0;
 
   // Receive direction (what we acknowledge of the peer's).
   /** DATA payload bytes received on the channel. */
@@ -133,6 +149,20 @@ export class ChannelFeedback {
   /** DATA payload bytes sent and not acknowledged yet. */
   get inflightBytes(): number {
     return this.dataSent - this.dataAcked;
+  }
+
+  /**
+   * Delivery rate, bytes per second: the estimator's when known; before that a
+   * provisional one — bytes acknowledged over all busy time so far — once the channel
+   * was busy for {@link PROVISIONAL_BUSY_MS}; else 0 (unknown).
+   */
+  deliveryRate(): number {
+    if (this.delivery.rate > 0) return this.delivery.rate;
+    if (this.earlyAcked + this.busyAcked === 0) return 0;
+    const now = performance.now();
+    const ms = this.earlyMs + this.busyMs + (this.busySince >= 0 ? now - this.busySince : 0);
+    const acked = this.earlyAcked + this.busyAcked;
+    return ms >= PROVISIONAL_BUSY_MS && acked > 0 ? acked / (ms / 1000) : 0;
   }
 
   /** `bytes` (DATA payload or a control frame) were handed to the channel. */
@@ -190,6 +220,13 @@ export class ChannelFeedback {
     }
     if (this.busyMs >= 1 && this.busyAcked > 0) this.delivery.sample(this.busyAcked, this.busyMs / 1000, now);
     else this.delivery.expire(now);
+    if (this.delivery.rate > 0 || this.delivery.count === 0) {
+      // Known (the provisional figure is no longer used), or forgotten: start afresh.
+      this.earlyMs = this.earlyAcked = 0;
+    } else {
+      this.earlyMs += this.busyMs;
+      this.earlyAcked += this.busyAcked;
+    }
     this.busyMs = 0;
     this.busyAcked = 0;
   }
