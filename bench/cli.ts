@@ -72,7 +72,7 @@ function progress(total: number): Progress {
 async function main(argv: string[]): Promise<number> {
   const program = new Command('bench')
     .description('netchannel benchmark suite: client and server in separate processes on loopback')
-    .argument('<scenario>', `one of ${SCENARIOS.map((s) => s.name).join(', ')}, or all`)
+    .argument('<scenario>', `one of ${SCENARIOS.map((s) => s.name).join(', ')}, or all; or tunnel (wrk through netchannel tunnel against node:net and socat proxy pairs, bench/tunnel.ts)`)
     .option('--quick', '1 warm-up + 3 runs with smaller sizes')
     .addOption(new Option('--tiny', 'smoke test: 1 run, no warm-up, a few MiB, 1,000 sockets').hideHelp())
     .option('--json <file>', 'also write results.json to this file')
@@ -83,6 +83,12 @@ async function main(argv: string[]): Promise<number> {
   program.parse(argv);
   const name = program.args[0]!;
   const o = program.opts<CliOptions>();
+  if (name === 'tunnel') {
+    // Its own topology (wrk and four processes), not the two-process scenario runner.
+    const { tunnelBench } = await import('./tunnel.js');
+    await tunnelBench({ runs: o.runs ?? (o.quick ? 3 : 5), seconds: o.quick ? 2 : 5 });
+    return 0;
+  }
   const scenarios = name === 'all' ? [...SCENARIOS] : [scenarioByName(name)];
   const profile: Profile = o.tiny ? 'tiny' : o.quick ? 'quick' : 'full';
   const warmups = profile === 'tiny' ? 0 : 1;

@@ -119,6 +119,19 @@ describe('channel feedback from a synthetic ack stream', () => {
     expect(f.delivery.rate).toBeGreaterThan((10 * BACKLOG_BYTES) / 0.06);
     expect(f.deliveryRate()).toBe(f.delivery.rate);
   });
+  it('never puts the provisional rate below a tick sample already taken (one bad stretch does not stick)', () => {
+    const f = new ChannelFeedback();
+    f.onSent(10 * BACKLOG_BYTES);
+    const t = performance.now();
+    f.onAck(BACKLOG_BYTES, t + 100); // 100 ms for one backlog: slow so far, still busy
+    f.sample(t + 100);
+    const slow = f.deliveryRate();
+    expect(slow).toBeGreaterThan(0);
+    f.onAck(10 * BACKLOG_BYTES, t + 110); // then 9 backlogs in 10 ms
+    f.sample(t + 200);
+    expect(f.delivery.rate).toBe(0); // two samples: not known yet
+    expect(f.deliveryRate()).toBeGreaterThan((9 * BACKLOG_BYTES) / 0.011);
+  });
   it('takes no sample from a busy channel that delivers nothing (a black hole)', () => {
     const f = new ChannelFeedback();
     f.onSent(4 * BACKLOG_BYTES);

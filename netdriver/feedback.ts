@@ -83,6 +83,13 @@ export class RateEstimator {
     return this.samples.length;
   }
 
+  /** The largest sample held, bytes per second, even before the rate is known; 0 without samples. */
+  get peak(): number {
+    let max = 0;
+    for (const s of this.samples) if (s.rate > max) max = s.rate;
+    return max;
+  }
+
   /** Drops samples older than the maximum age (call on every tick). */
   expire(now: number): void {
     while (this.samples.length > 0 && now - this.samples[0]!.at > this.maxAgeMs) this.samples.shift();
@@ -153,16 +160,19 @@ export class ChannelFeedback {
 
   /**
    * Delivery rate, bytes per second: the estimator's when known; before that a
-   * provisional one — bytes acknowledged over all busy time so far — once the channel
-   * was busy for {@link PROVISIONAL_BUSY_MS}; else 0 (unknown).
+   * provisional one — bytes acknowledged over all busy time so far, or the largest tick
+   * sample if higher — once the channel was busy for {@link PROVISIONAL_BUSY_MS}; else 0
+   * (unknown).
    */
   deliveryRate(): number {
     if (this.delivery.rate > 0) return this.delivery.rate;
-    if (this.earlyAcked + this.busyAcked === 0) return 0;
+    if (this.earlyAcked + this.busyAcked === 0) return this.delivery.peak;
     const now = performance.now();
-    const ms = this.earlyMs + this.busyMs + (this.busySince >= 0 ? now - this.busySince : 0);
+    const ms = this.earlyMs + this.busyMs + (this.busySince >= 0 ? Math.max(0, now - this.busySince) : 0);
     const acked = this.earlyAcked + this.busyAcked;
-    return ms >= PROVISIONAL_BUSY_MS && acked > 0 ? acked / (ms / 1000) : 0;
+    // Never below a tick sample already taken: one bad stretch (a loaded machine) does not
+    // keep a channel judged slow until three samples exist.
+    return ms >= PROVISIONAL_BUSY_MS && acked > 0 ? Math.max(acked / (ms / 1000), this.delivery.peak) : 0;
   }
 
   /** `bytes` (DATA payload or a control frame) were handed to the channel. */
