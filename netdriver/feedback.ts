@@ -56,6 +56,8 @@ export class RateEstimator {
   private readonly samples: Array<{ at: number; rate: number }> = [];
   /** Bytes per second; 0 while unknown. */
   rate = 0;
+  /** The largest sample held, bytes per second, even before the rate is known; 0 without samples. */
+  peak = 0;
 
   constructor(
     /** Samples the max is taken over. @default 10 */
@@ -83,18 +85,13 @@ export class RateEstimator {
     return this.samples.length;
   }
 
-  /** The largest sample held, bytes per second, even before the rate is known; 0 without samples. */
-  get peak(): number {
-    let max = 0;
-    for (const s of this.samples) if (s.rate > max) max = s.rate;
-    return max;
-  }
 
   /** Drops samples older than the maximum age (call on every tick). */
   expire(now: number): void {
     while (this.samples.length > 0 && now - this.samples[0]!.at > this.maxAgeMs) this.samples.shift();
     let max = 0;
     for (const s of this.samples) if (s.rate > max) max = s.rate;
+    this.peak = max;
     this.rate = this.samples.length >= this.minSamples ? max : 0;
   }
 }
@@ -146,6 +143,8 @@ export class ChannelFeedback {
   /** Busy milliseconds and bytes acknowledged while busy, in all, while the rate is unknown. */
   private earlyMs = 0;
   private earlyAcked = 0;
+  /** The provisional delivery rate (see {@link deliveryRate}), bytes per second. */
+  private provisional = 0;
 
   // Receive direction (what we acknowledge of the peer's).
   /** DATA payload bytes received on the channel. */
@@ -162,17 +161,20 @@ export class ChannelFeedback {
    * Delivery rate, bytes per second: the estimator's when known; before that a
    * provisional one — bytes acknowledged over all busy time so far, or the largest tick
    * sample if higher — once the channel was busy for {@link PROVISIONAL_BUSY_MS}; else 0
-   * (unknown).
+   * (unknown). Read for every segment scheduled, so it is a field lookup: the
+   * provisional figure is worked out when an ACK or a tick changes it.
    */
   deliveryRate(): number {
-    if (this.delivery.rate > 0) return this.delivery.rate;
-    if (this.earlyAcked + this.busyAcked === 0) return this.delivery.peak;
-    const now = performance.now();
+    return this.delivery.rate > 0 ? this.delivery.rate : this.provisional;
+  }
+
+  /** Recomputes {@link provisional} at `now` (after an ACK or a tick). */
+  private updateProvisional(now: number): void {
     const ms = this.earlyMs + this.busyMs + (this.busySince >= 0 ? Math.max(0, now - this.busySince) : 0);
     const acked = this.earlyAcked + this.busyAcked;
     // Never below a tick sample already taken: one bad stretch (a loaded machine) does not
     // keep a channel judged slow until three samples exist.
-    return ms >= PROVISIONAL_BUSY_MS && acked > 0 ? Math.max(acked / (ms / 1000), this.delivery.peak) : 0;
+    this.provisional = ms >= PROVISIONAL_BUSY_MS && acked > 0 ? Math.max(acked / (ms / 1000), this.delivery.peak) : 0;
   }
 
   /** `bytes` (DATA payload or a control frame) were handed to the channel. */
@@ -199,6 +201,7 @@ export class ChannelFeedback {
         this.busyMs += now - this.busySince;
         this.busySince = -1;
       }
+      if (this.delivery.rate === 0) this.updateProvisional(now);
     }
     return true;
   }
@@ -239,6 +242,7 @@ export class ChannelFeedback {
     }
     this.busyMs = 0;
     this.busyAcked = 0;
+    this.updateProvisional(now);
   }
 
   /** Milliseconds without progress while holding unacknowledged data (0 when none is held). */
