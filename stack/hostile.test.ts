@@ -44,7 +44,15 @@ async function victim(options: StackOptions = {}) {
     return p;
   };
   const limitHits = (limit: string) => events.filter((e) => e.type === 'limit-hit' && e.limit === limit).length;
-  return { server, client, good, events, port, accepted, attack, limitHits };
+  /** Opens a socket from `p` (SYNC from port `src` granting `grant`); resolves with the victim's side of it. */
+  const open = async (p: RawPeer, src: number, grant = 1 << 20): Promise<VirtualSocket> => {
+    const n = accepted.length;
+    p.send(sync(src, 80, grant));
+    await p.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK && f.dst === src), 5000, 'SYNC_ACK');
+    expect(accepted.length).toBe(n + 1);
+    return accepted.at(-1)!;
+  };
+  return { server, client, good, events, port, accepted, attack, limitHits, open };
 }
 
 /** The healthy socket still echoes. */
@@ -64,9 +72,7 @@ describe('send buffer: a peer that never acknowledges', () => {
     const sendBuffer = 256 * 1024;
     const v = await victim({ window: 64 * 1024, sendBuffer, scheduler: { holExpansion: 0 } });
     const a = await v.attack(A);
-    a.send(sync(50000, 80, MAX_GRANT)); // the largest grant allowed: the echo may send 512 MiB
-    await a.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK), 5000, 'SYNC_ACK');
-    const echo = v.accepted.at(-1)!;
+    const echo = await v.open(a, 50000, MAX_GRANT); // the largest grant allowed: the echo may send 512 MiB
     // Send as much as the victim grants, never acknowledging anything it echoes.
     let sent = 0;
     let maxRetained = 0;
@@ -125,9 +131,7 @@ describe('grants are capped at MAX_GRANT (the largest receive window)', () => {
   it('a CREDIT granting more than MAX_GRANT past its acknowledgement resets that socket (RST PROTOCOL, NETCHANNEL_ERR_PROTOCOL)', async () => {
     const v = await victim();
     const a = await v.attack(A);
-    a.send(sync(50004, 80, 4096));
-    await a.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK), 5000, 'SYNC_ACK');
-    const sock = v.accepted.at(-1)!;
+    const sock = await v.open(a, 50004, 4096);
     const err = event<[Error & { code: string }]>(sock, 'error');
     a.send(controlFrame(FrameType.CREDIT, 50004, 80, 0, MAX_GRANT + 1));
     expect((await err)[0].code).toBe('NETCHANNEL_ERR_PROTOCOL');
@@ -249,15 +253,8 @@ describe('limits above the peer (host ids are free without auth)', () => {
     const v = await victim({ maxReorderBytes: 100 * 1024 });
     const a = await v.attack(A);
     const b = await v.attack(B);
-    const open = async (p: RawPeer, src: number): Promise<VirtualSocket> => {
-      const n = v.accepted.length;
-      p.send(sync(src, 80, 1 << 20));
-      await p.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK && f.dst === src), 5000, 'SYNC_ACK');
-      expect(v.accepted.length).toBe(n + 1);
-      return v.accepted.at(-1)!;
-    };
-    const a1 = await open(a, 50050);
-    const b1 = await open(b, 50060);
+    const a1 = await v.open(a, 50050);
+    const b1 = await v.open(b, 50060);
     a.send(data(50050, 80, 1, 60 * 1024)); // held: byte 0 is missing
     await new Promise((r) => setTimeout(r, 50));
     const bErr = event<[Error & { code: string }]>(b1, 'error');
@@ -266,7 +263,7 @@ describe('limits above the peer (host ids are free without auth)', () => {
     await b.until(rst(ResetReason.LIMIT, 50060), 5000, 'RST LIMIT to B');
     expect(a1.destroyed).toBe(false);
     // Now A holds the most: a newcomer's charge under its share resets A's largest socket instead.
-    const b2 = await open(b, 50061);
+    const b2 = await v.open(b, 50061);
     const aErr = event<[Error & { code: string }]>(a1, 'error');
     b.send(data(50061, 80, 1, 50 * 1024));
     expect((await aErr)[0].code).toBe('NETCHANNEL_ERR_LIMIT');
@@ -316,9 +313,7 @@ describe('doc and decoder agree', () => {
   it('a FIN beyond the granted offset (2^31-1) resets the socket with RST PROTOCOL instead of being recorded', async () => {
     const v = await victim();
     const a = await v.attack(A);
-    a.send(sync(50080, 80, 4096));
-    await a.until((fs) => fs.some((f) => f.type === FrameType.SYNC_ACK), 5000, 'SYNC_ACK');
-    const sock = v.accepted.at(-1)!;
+    const sock = await v.open(a, 50080, 4096);
     const err = event<[Error & { code: string }]>(sock, 'error');
     a.send(controlFrame(FrameType.FIN, 50080, 80, 0x7fffffff));
     expect((await err)[0].code).toBe('NETCHANNEL_ERR_PROTOCOL');

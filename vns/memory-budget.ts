@@ -109,11 +109,13 @@ export class MemoryBudget {
   private queueShed(): void {
     if (this.shedQueued) return;
     this.shedQueued = true;
-    queueMicrotask(() => {
-      this.shedQueued = false;
-      this.shed();
-    });
+    queueMicrotask(this.runQueuedShed);
   }
+
+  private readonly runQueuedShed = (): void => {
+    this.shedQueued = false;
+    this.shed();
+  };
 
   /** Resets sockets of the most-over-share peers until every total fits (bounded). */
   shed(): void {
