@@ -55,6 +55,17 @@ async function victim(options: StackOptions = {}) {
   return { server, client, good, events, port, accepted, attack, limitHits, open };
 }
 
+/** Polls `pred` every 5 ms until it holds; fails naming `what` after `ms`. */
+function waitUntil(pred: () => boolean, what: string, ms = 5000): Promise<void> {
+  return within(
+    (async () => {
+      while (!pred()) await new Promise((r) => setTimeout(r, 5));
+    })(),
+    ms,
+    what,
+  );
+}
+
 /** The healthy socket still echoes. */
 async function stillWorks(good: VirtualSocket): Promise<void> {
   const got = new Promise<Buffer>((resolve) => good.once('data', resolve));
@@ -176,9 +187,7 @@ describe('handshake fairness', () => {
         await new Promise((r) => setTimeout(r, 20)); // accepted in this order
       }
       cleanups.push(() => conns.forEach((c) => c.destroy()));
-      await within((async () => {
-        while (!conns[0]!.closed) await new Promise((r) => setTimeout(r, 5));
-      })(), 3000, 'oldest dropped');
+      await waitUntil(() => conns[0]!.closed, 'oldest dropped', 3000);
       await new Promise((r) => setTimeout(r, 50));
       expect(conns.map((c) => c.destroyed || c.closed)).toEqual([true, false, false]);
       const limit = 'maxPendingHandshakes' in options ? 'maxPendingHandshakes' : 'maxPendingHandshakesPerIp';
@@ -216,9 +225,7 @@ describe('limits above the peer (host ids are free without auth)', () => {
     const a = await v.attack(A);
     const b = await v.attack(B);
     await expect(v.attack(C)).rejects.toThrow(/HELLO reply|closed/);
-    await within((async () => {
-      while (!v.events.some((e) => e.type === 'channel-rejected' && e.code === 'NETCHANNEL_ERR_LIMIT' && e.peer === C)) await new Promise((r) => setTimeout(r, 5));
-    })(), 5000, 'third host id refused');
+    await waitUntil(() => v.events.some((e) => e.type === 'channel-rejected' && e.code === 'NETCHANNEL_ERR_LIMIT' && e.peer === C), 'third host id refused');
     expect(v.limitHits('maxSessionsPerIp')).toBe(1);
     for (let i = 0; i < 3; i++) a.send(sync(50010 + i, 80, 4096));
     for (let i = 0; i < 3; i++) b.send(sync(50020 + i, 80, 4096));
@@ -236,9 +243,7 @@ describe('limits above the peer (host ids are free without auth)', () => {
     const a = await v.attack(A);
     const b = await v.attack(B);
     await expect(v.attack(C)).rejects.toThrow(/HELLO reply|closed/);
-    await within((async () => {
-      while (v.limitHits('maxPeers') < 1) await new Promise((r) => setTimeout(r, 5));
-    })(), 5000, 'maxPeers hit');
+    await waitUntil(() => v.limitHits('maxPeers') >= 1, 'maxPeers hit');
     for (let i = 0; i < 3; i++) a.send(sync(50030 + i, 80, 4096));
     await a.until((fs) => count(fs, FrameType.SYNC_ACK) + count(fs, FrameType.RST) === 3, 5000, 'A answered');
     for (let i = 0; i < 3; i++) b.send(sync(50040 + i, 80, 4096));
@@ -256,7 +261,7 @@ describe('limits above the peer (host ids are free without auth)', () => {
     const a1 = await v.open(a, 50050);
     const b1 = await v.open(b, 50060);
     a.send(data(50050, 80, 1, 60 * 1024)); // held: byte 0 is missing
-    await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => a1.reorderBytes === 60 * 1024, 'A holds 60 KiB out of order');
     const bErr = event<[Error & { code: string }]>(b1, 'error');
     b.send(data(50060, 80, 1, 60 * 1024)); // a tie at 60 KiB each: B, the newer peer, is refused
     expect((await bErr)[0].code).toBe('NETCHANNEL_ERR_LIMIT');
@@ -337,9 +342,7 @@ describe('doc and decoder agree', () => {
     await within(ended, 1000, 'victim ends its side');
     a.sock.end();
     await within(a.closed, 2000, 'closed');
-    await within((async () => {
-      while (!v.events.some((e) => e.type === 'channel-removed' && e.peer === A)) await new Promise((r) => setTimeout(r, 5));
-    })(), 2000, 'channel removed');
+    await waitUntil(() => v.events.some((e) => e.type === 'channel-removed' && e.peer === A), 'channel removed', 2000);
     expect(v.events.find((e) => e.type === 'channel-removed' && e.peer === A)).toMatchObject({ reason: 'closed' });
     await stillWorks(v.good);
   });
