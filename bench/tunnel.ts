@@ -190,7 +190,7 @@ export async function tunnelBench(options: TunnelBenchOptions = {}): Promise<boo
         }
       }
     }
-    report(results, middles.map((m) => m.name), size(SIZES));
+    report(results, middles.map((m) => m.name), SIZES.map(([label]) => label));
     console.log(`load after: ${loadavg()}`);
   } finally {
     for (const m of middles) await m.stop();
@@ -199,7 +199,6 @@ export async function tunnelBench(options: TunnelBenchOptions = {}): Promise<boo
   return true;
 }
 
-const size = (s: Array<[string, number]>): string[] => s.map(([l]) => l);
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 function report(results: Map<string, Sample[]>, names: string[], labels: string[]): void {
