@@ -56,8 +56,6 @@ export class RateEstimator {
   private readonly samples: Array<{ at: number; rate: number }> = [];
   /** Bytes per second; 0 while unknown. */
   rate = 0;
-  /** The largest sample held, bytes per second, even before the rate is known; 0 without samples. */
-  peak = 0;
 
   constructor(
     /** Samples the max is taken over. @default 10 */
@@ -80,18 +78,11 @@ export class RateEstimator {
     this.expire(now);
   }
 
-  /** Samples held (the rate is known from `minSamples` on). */
-  get count(): number {
-    return this.samples.length;
-  }
-
-
   /** Drops samples older than the maximum age (call on every tick). */
   expire(now: number): void {
     while (this.samples.length > 0 && now - this.samples[0]!.at > this.maxAgeMs) this.samples.shift();
     let max = 0;
     for (const s of this.samples) if (s.rate > max) max = s.rate;
-    this.peak = max;
     this.rate = this.samples.length >= this.minSamples ? max : 0;
   }
 }
@@ -106,14 +97,6 @@ export const ACK_DELAY_MS = 2;
  * to send is not judged slow for it.
  */
 export const BACKLOG_BYTES = 64 * 1024;
-/**
- * Busy time after which a channel whose delivery rate is not known yet gets a
- * provisional one (bytes acknowledged over all its busy time so far), ms: a channel at a
- * tenth of the others' speed is then recognised within tens of milliseconds, not after
- * the estimator's first samples (three control ticks), during which it would hold the
- * stream's in-order point back.
- */
-export const PROVISIONAL_BUSY_MS = 20;
 
 /** Largest difference accepted between an ACK and the bytes sent (u32 modular arithmetic). */
 const HALF = 0x80000000;
@@ -140,11 +123,6 @@ export class ChannelFeedback {
   /** Busy milliseconds and bytes acknowledged while busy, since the last sample. */
   private busyMs = 0;
   private busyAcked = 0;
-  /** Busy milliseconds and bytes acknowledged while busy, in all, while the rate is unknown. */
-  private earlyMs = 0;
-  private earlyAcked = 0;
-  /** The provisional delivery rate (see {@link deliveryRate}), bytes per second. */
-  private provisional = 0;
 
   // Receive direction (what we acknowledge of the peer's).
   /** DATA payload bytes received on the channel. */
@@ -155,26 +133,6 @@ export class ChannelFeedback {
   /** DATA payload bytes sent and not acknowledged yet. */
   get inflightBytes(): number {
     return this.dataSent - this.dataAcked;
-  }
-
-  /**
-   * Delivery rate, bytes per second: the estimator's when known; before that a
-   * provisional one — bytes acknowledged over all busy time so far, or the largest tick
-   * sample if higher — once the channel was busy for {@link PROVISIONAL_BUSY_MS}; else 0
-   * (unknown). Read for every segment scheduled, so it is a field lookup: the
-   * provisional figure is worked out when an ACK or a tick changes it.
-   */
-  deliveryRate(): number {
-    return this.delivery.rate > 0 ? this.delivery.rate : this.provisional;
-  }
-
-  /** Recomputes {@link provisional} at `now` (after an ACK or a tick). */
-  private updateProvisional(now: number): void {
-    const ms = this.earlyMs + this.busyMs + (this.busySince >= 0 ? Math.max(0, now - this.busySince) : 0);
-    const acked = this.earlyAcked + this.busyAcked;
-    // Never below a tick sample already taken: one bad stretch (a loaded machine) does not
-    // keep a channel judged slow until three samples exist.
-    this.provisional = ms >= PROVISIONAL_BUSY_MS && acked > 0 ? Math.max(acked / (ms / 1000), this.delivery.peak) : 0;
   }
 
   /** `bytes` (DATA payload or a control frame) were handed to the channel. */
@@ -201,7 +159,6 @@ export class ChannelFeedback {
         this.busyMs += now - this.busySince;
         this.busySince = -1;
       }
-      if (this.delivery.rate === 0) this.updateProvisional(now);
     }
     return true;
   }
@@ -233,16 +190,8 @@ export class ChannelFeedback {
     }
     if (this.busyMs >= 1 && this.busyAcked > 0) this.delivery.sample(this.busyAcked, this.busyMs / 1000, now);
     else this.delivery.expire(now);
-    if (this.delivery.rate > 0 || this.delivery.count === 0) {
-      // Known (the provisional figure is no longer used), or forgotten: start afresh.
-      this.earlyMs = this.earlyAcked = 0;
-    } else {
-      this.earlyMs += this.busyMs;
-      this.earlyAcked += this.busyAcked;
-    }
     this.busyMs = 0;
     this.busyAcked = 0;
-    this.updateProvisional(now);
   }
 
   /** Milliseconds without progress while holding unacknowledged data (0 when none is held). */

@@ -120,9 +120,9 @@ export class DeviceChannel {
   get minRtt(): number {
     return this.feedback.rtt.minRtt;
   }
-  /** Delivery rate acknowledged by the peer, bytes per second (provisional at first); 0 while unknown. */
+  /** Delivery rate acknowledged by the peer, bytes per second; 0 while unknown. */
   get deliveryRate(): number {
-    return this.feedback.deliveryRate();
+    return this.feedback.delivery.rate;
   }
   /** DATA payload bytes handed to the channel and not yet acknowledged by the peer. */
   get inflightBytes(): number {

@@ -34,8 +34,7 @@ export interface ChannelView {
   /**
    * Delivery rate in bytes per second: DATA bytes the peer acknowledged on this channel
    * (channel-level ACKs): the max of the recent control-tick samples taken while the
-   * channel was backlogged (samples expire after 10 s). Before 3 samples it is provisional:
-   * bytes acknowledged over all backlogged time so far, once that is 20 ms; 0 while unknown.
+   * channel was backlogged (samples expire after 10 s); 0 while unknown (fewer than 3 samples).
    */
   readonly deliveryRate: number;
   /** DATA payload bytes handed to this channel (queued or on the wire) and not yet acknowledged, bytes. */
