@@ -42,17 +42,20 @@ export interface ChannelRemovedEvent extends EventBase {
 /**
  * A channel went stale (holds unacknowledged data and made no progress for
  * `max(4 × srtt, staleAfter)`: it is skipped and its segments are reinjected on the
- * others) or recovered (made progress again).
+ * others), recovered (made progress again), or was found late (other channels of its
+ * class delivered bytes sent after its oldest unacknowledged one, which has waited
+ * past the reordering allowance: it is skipped and its segments reinjected until it
+ * catches up; see docs/scheduler.md).
  */
 export interface ChannelStaleEvent extends EventBase {
-  readonly type: 'channel-stale' | 'channel-recovered';
+  readonly type: 'channel-stale' | 'channel-recovered' | 'channel-late';
   readonly channelId: number;
   readonly appClass: AppClass;
   readonly index: number;
   readonly transport: string;
   /** DATA bytes sent on it and not acknowledged, bytes. */
   readonly inflightBytes: number;
-  /** `channel-stale`: milliseconds without progress; `channel-recovered`: 0. */
+  /** `channel-stale`: milliseconds without progress; `channel-late`: how long its oldest unacknowledged byte has waited; `channel-recovered`: 0. */
   readonly silentMs: number;
 }
 

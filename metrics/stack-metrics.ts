@@ -223,10 +223,12 @@ export class StackMetrics {
     });
     this.staleEvents = new Counter({
       name: 'netchannel_channel_stale_events_total',
-      help: 'Channels that went stale (no progress with data in flight; their segments reinjected) or recovered',
+      help: 'Channels that went stale (no progress with data in flight; their segments reinjected), recovered, or were found late (overtaken by the others of their class; their segments reinjected)',
       labelNames: ['class', 'event'] as const,
       registers,
     });
+    // Present from the start (at 0): an event must not add series to a running scrape.
+    for (const cls of ['latency', 'throughput']) for (const event of ['stale', 'recovered', 'late']) this.staleEvents.inc({ class: cls, event }, 0);
     this.errors = new Counter({
       name: 'netchannel_errors_total',
       help: 'Failed channels, refused connects and sockets closed with an error, by error code',
@@ -350,7 +352,8 @@ export class StackMetrics {
         break;
       case 'channel-stale':
       case 'channel-recovered':
-        this.staleEvents.inc({ class: e.appClass, event: e.type === 'channel-stale' ? 'stale' : 'recovered' });
+      case 'channel-late':
+        this.staleEvents.inc({ class: e.appClass, event: e.type.slice('channel-'.length) });
         break;
       case 'limit-hit':
         this.limitHits.inc({ limit: e.limit });

@@ -7,6 +7,8 @@
  * @packageDocumentation
  */
 
+import { SendClock } from './send-clock.js';
+
 /** RTT samples the minimum is taken over. */
 const MIN_WINDOW = 16;
 
@@ -112,6 +114,17 @@ export class ChannelFeedback {
   lastProgressAt = performance.now();
   /** No progress for too long while holding unacknowledged data (see the control loop). */
   stale = false;
+  /**
+   * Behind the other channels of its class (see {@link NetDevice}'s lateness check):
+   * skipped, its segments reinjected, until it acknowledges up to {@link lateMark}.
+   */
+  late = false;
+  /** `dataSent` when the channel was found late. */
+  lateMark = 0;
+  /** `performance.now()` when it was found late. */
+  private lateAt = 0;
+  /** Send times of the bytes in flight. */
+  readonly clock = new SendClock();
   readonly rtt = new RttEstimator();
   readonly delivery = new RateEstimator();
   /** `performance.now()` stamp of the outstanding probe PING; -1 if none. */
@@ -138,10 +151,12 @@ export class ChannelFeedback {
   /** `bytes` (DATA payload or a control frame) were handed to the channel. */
   onSent(bytes: number): void {
     if (bytes === 0) return;
+    const now = performance.now();
     const before = this.dataSent - this.dataAcked;
-    if (before === 0) this.lastProgressAt = performance.now();
+    if (before === 0) this.lastProgressAt = now;
     this.dataSent += bytes;
-    if (before < BACKLOG_BYTES && before + bytes >= BACKLOG_BYTES) this.busySince = performance.now();
+    this.clock.sent(this.dataSent, now);
+    if (before < BACKLOG_BYTES && before + bytes >= BACKLOG_BYTES) this.busySince = now;
   }
 
   /**
@@ -153,6 +168,7 @@ export class ChannelFeedback {
     if (delta === 0 || delta >= HALF || delta > this.inflightBytes) return false;
     this.dataAcked += delta;
     this.lastProgressAt = now;
+    this.clock.acked(this.dataAcked, now);
     if (this.busySince >= 0) {
       this.busyAcked += delta;
       if (this.inflightBytes < BACKLOG_BYTES) {
@@ -161,6 +177,24 @@ export class ChannelFeedback {
       }
     }
     return true;
+  }
+
+  /** Another channel of the class overtook this one at `now`: skip it until it acknowledges what it holds. */
+  markLate(now: number): void {
+    this.late = true;
+    this.lateMark = this.dataSent;
+    this.lateAt = now;
+  }
+
+  /**
+   * When a late channel has acknowledged everything it held when found late (it is
+   * no longer late then): the milliseconds it was late; else -1. (Not a rate sample:
+   * how long a catch-up takes depends on when either event loop gets to it.)
+   */
+  caughtUp(now: number): number {
+    if (!this.late || this.dataAcked < this.lateMark) return -1;
+    this.late = false;
+    return now - this.lateAt;
   }
 
   /** A probe PING payload for `now` (8 bytes: the stamp as a double). */

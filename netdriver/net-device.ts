@@ -9,6 +9,7 @@ import { ChannelError, ErrorCode, FrameError } from '../errors/index.js';
 import type { AppClass, Channel } from './channel.js';
 import { ACK_DELAY_MS, ACK_EVERY_BYTES, ChannelFeedback } from './feedback.js';
 import { controlFrame, FrameType, HEADER_SIZE, type Frame } from './frame.js';
+import { LatenessDetector } from './lateness.js';
 
 /** Where a device delivers the frames it receives: the layer above (a peer session). */
 export interface FrameSink {
@@ -157,6 +158,8 @@ export interface NetDeviceEvents {
   'channel-stale': [DeviceChannel, number];
   /** A stale channel made progress again; it is used again. */
   'channel-recovered': [DeviceChannel];
+  /** Other channels of the class overtook this one (see `lateness.ts`): it is skipped until it catches up; how long its oldest byte waited, ms. */
+  'channel-late': [DeviceChannel, number];
 }
 
 /** All channels to one peer host. */
@@ -270,6 +273,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
    * `max(4 × srtt, staleAfterMs)`.
    */
   feedbackTick(now: number, staleAfterMs: number): void {
+    this.lateness.tick();
     const stale: Array<[DeviceChannel, number]> = [];
     for (const dc of this.channels) {
       if (dc.channel.destroyed || dc.byeSent) continue;
@@ -295,7 +299,8 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
   /** Aborts every channel. */
   destroy(err?: Error): void {
     if (this.ackTimer !== null) clearTimeout(this.ackTimer);
-    this.ackTimer = null;
+    if (this.lateTimer !== null) clearTimeout(this.lateTimer);
+    this.ackTimer = this.lateTimer = null;
     for (const dc of [...this.channels]) dc.channel.destroy(err);
   }
 
@@ -316,6 +321,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     const fb = dc.feedback;
     let keep = 0;
     let bye = false;
+    let progress = false;
     for (const f of frames) {
       if (f.type === FrameType.DATA) {
         fb.rxData += f.payload.length;
@@ -324,7 +330,12 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
       }
       fb.rxData += ackedSize(f);
       if (f.type === FrameType.ACK) {
-        if (fb.onAck(f.seq, now) && fb.stale) this.recovered(dc);
+        if (fb.onAck(f.seq, now)) {
+          progress = true;
+          if (fb.stale) this.recovered(dc);
+          const lateFor = fb.caughtUp(now);
+          if (lateFor >= 0) this.caughtUp(lateFor);
+        }
       } else if (f.type === FrameType.PONG) {
         fb.onPong(f.payload, now);
       } else if (f.type === FrameType.PING) {
@@ -340,6 +351,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
       }
     }
     frames.length = keep;
+    if (progress) this.checkLate(now);
     if (fb.rxData - fb.rxReported >= ACK_EVERY_BYTES) this.sendAck(dc);
     else if (fb.rxData !== fb.rxReported && this.ackTimer === null) this.ackTimer = setTimeout(this.flushAcks, ACK_DELAY_MS).unref();
     if (bulk) this.rx.bulk(frames, dc);
@@ -373,9 +385,47 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     }
   }
 
+  private readonly lateness = new LatenessDetector();
+  private lateTimer: NodeJS.Timeout | null = null;
+  private lateTimerAt = Infinity;
+  private readonly found: DeviceChannel[] = [];
+  private readonly lateTick = (): void => {
+    this.lateTimer = null;
+    this.lateTimerAt = Infinity;
+    this.checkLate(performance.now());
+  };
+
+  /**
+   * Marks the channels that others of their class overtook as late (see
+   * `lateness.ts`): they are skipped, and `channel-late` makes the sockets reinject
+   * what they hold. Re-checks on a timer when one may become late without an ACK.
+   */
+  private checkLate(now: number): void {
+    const found = this.found;
+    const next = this.lateness.find(this.channels, now, found);
+    if (found.length > 0) {
+      for (const dc of found) dc.feedback.markLate(now);
+      this.reindex(); // first, so that what is reinjected avoids the late channels
+      for (const dc of found) this.emit('channel-late', dc, now - dc.feedback.clock.oldestUnackedAt);
+      found.length = 0;
+    }
+    if (next >= this.lateTimerAt) return;
+    if (this.lateTimer !== null) clearTimeout(this.lateTimer);
+    this.lateTimerAt = next;
+    this.lateTimer = setTimeout(this.lateTick, Math.max(1, next - now)).unref();
+  }
+
+  /** A late channel acknowledged everything it held when found late: use it again. */
+  private caughtUp(lateForMs: number): void {
+    this.lateness.caughtUp(lateForMs);
+    this.reindex();
+    this.emit('writable');
+  }
+
   /** A stale channel made progress: use it again. */
   private recovered(dc: DeviceChannel): void {
     dc.feedback.stale = false;
+    dc.feedback.late = false; // in use again at once; it is found late again if it stays behind
     this.reindex();
     this.emit('channel-recovered', dc);
     this.emit('writable');
@@ -398,11 +448,11 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     if (this.channels.length === 0) this.emit('down', err);
   }
 
-  /** Usable channels per class, in index order; stale ones are left out unless all are stale. */
+  /** Usable channels per class, in index order; stale and late ones are left out unless all are. */
   private reindex(): void {
     for (const cls of this.byClass.keys()) {
       const usable = this.channels.filter((c) => c.usable && c.appClass === cls).sort((a, b) => a.index - b.index);
-      const fresh = usable.filter((c) => !c.feedback.stale);
+      const fresh = usable.filter((c) => !c.feedback.stale && !c.feedback.late);
       this.byClass.set(cls, fresh.length > 0 ? fresh : usable);
     }
   }

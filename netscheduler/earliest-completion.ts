@@ -9,6 +9,11 @@
  * known at all it degrades to shortest-queue (by bytes in flight). A socket stays on
  * its channel for up to `sticky` segments while that channel is within `slack` of the
  * best, which keeps batches large and reordering low between equal channels.
+ *
+ * A channel at a tenth of the fastest or slower is also skipped when it would block
+ * the socket's window (BLEST): when, by the time it delivers the segment, the other
+ * channels could have sent more than the socket's send window — the receiver would
+ * wait for that segment with a full window, and the whole socket with it.
  * @packageDocumentation
  */
 import { InvalidArgumentError } from '../errors/index.js';
@@ -50,10 +55,34 @@ const TIE_BYTES = 512 * 1024;
  * busiest one win ever more.
  */
 function completion(c: ChannelView, bytes: number, fastest: number, band: number): number {
-  const rate = c.deliveryRate > 0 && c.deliveryRate * band < fastest ? c.deliveryRate : fastest;
+  const rate = effectiveRate(c, fastest, band);
   const ahead = c.inflightBytes + bytes;
   return rate > 0 ? ahead / rate + c.minRtt : ahead;
 }
+
+/** The rate `c` is judged by: its own when clearly slower than the fastest, else the fastest's. */
+function effectiveRate(c: ChannelView, fastest: number, band: number): number {
+  return c.deliveryRate > 0 && c.deliveryRate * band < fastest ? c.deliveryRate : fastest;
+}
+
+/**
+ * BLEST (blocking estimation): true when a much slower channel would deliver the
+ * segment only after the other channels, at `total` bytes per second together, could
+ * have sent the socket's whole window — the receiver would then wait for it with a
+ * full window, and the socket stall. Channels judged at the fastest rate never block.
+ */
+function blocks(c: ChannelView, at: number, fastest: number, band: number, total: number, window: number): boolean {
+  const rate = effectiveRate(c, fastest, band);
+  return rate * BLEST_BAND < fastest && at * (total - rate) > window;
+}
+
+/**
+ * BLEST skips only channels this many times slower than the fastest: a channel it
+ * skips gets no data, so takes no new rate samples, and a rate misjudged by a few
+ * times on a loaded machine (a busy event loop on either side) must not shut a
+ * channel out for as long as its samples last.
+ */
+const BLEST_BAND = 10;
 
 /** The earliest-completion policy factory (the default for the throughput class). */
 export function earliestCompletion(options: EarliestCompletionOptions = {}): PolicyFactory {
@@ -73,11 +102,13 @@ export function earliestCompletion(options: EarliestCompletionOptions = {}): Pol
       if (segment.kind === 'control') return undefined; // the stack's default: least queued
       let fastest = 0;
       for (const c of channels) if (c.deliveryRate > fastest) fastest = c.deliveryRate;
+      let total = 0;
+      if (fastest > 0) for (const c of channels) total += effectiveRate(c, fastest, band);
+      const window = segment.sendWindow ?? Infinity;
       let bestAt = Infinity;
       for (const c of channels) {
-        if (!hasRoom(c, threshold)) continue;
         const at = completion(c, segment.bytes, fastest, band);
-        if (at < bestAt) bestAt = at;
+        if (at < bestAt && hasRoom(c, threshold) && !blocks(c, at, fastest, band, total, window)) bestAt = at;
       }
       if (bestAt === Infinity) return undefined;
       // Channels within the margin of the best are ties: rotate over them (sticky), so
@@ -87,14 +118,16 @@ export function earliestCompletion(options: EarliestCompletionOptions = {}): Pol
       const n = channels.length;
       const bytes = segment.bytes;
       const here = channels[stick.next % n]!;
-      if (stick.left > 0 && hasRoom(here, threshold) && completion(here, bytes, fastest, band) <= limit) {
+      let at = completion(here, bytes, fastest, band);
+      if (stick.left > 0 && at <= limit && hasRoom(here, threshold) && !blocks(here, at, fastest, band, total, window)) {
         stick.left--;
         return here;
       }
       for (let k = 1; k <= n; k++) {
         const i = (stick.next + k) % n;
         const c = channels[i]!;
-        if (hasRoom(c, threshold) && completion(c, bytes, fastest, band) <= limit) {
+        at = completion(c, bytes, fastest, band);
+        if (at <= limit && hasRoom(c, threshold) && !blocks(c, at, fastest, band, total, window)) {
           stick.next = i;
           stick.left = sticky - 1;
           return c;

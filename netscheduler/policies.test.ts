@@ -141,8 +141,13 @@ describe('control frames', () => {
     for (const f of [roundRobin(), sourcePortHash(), dedicated()]) expect(f({ appClass: 'throughput' }).select(control, chans(0, 0))).toBeUndefined();
     expect(shortestQueue()({ appClass: 'throughput' }).select(control, chans(5, 1))?.id).toBe(2);
   });
-  it('leastQueued picks the emptiest channel, first on ties', () => {
+  it('leastQueued picks the emptiest channel, then the one with the fewest bytes in flight, then the first', () => {
     expect(leastQueued(chans(5, 1, 1)).id).toBe(2);
+    const c = chans(0, 0, 0);
+    (c[0] as { inflightBytes: number }).inflightBytes = 500; // holds undelivered frames: skipped while the queues tie
+    expect(leastQueued(c).id).toBe(2);
+    (c[1] as { txQueuedBytes: number }).txQueuedBytes = 1;
+    expect(leastQueued(c).id).toBe(3);
   });
   it('a policy made by definePolicy carries the factory name', () => {
     const f = definePolicy('mine', () => ({ select: (_s, c) => c[0] }));
@@ -192,6 +197,20 @@ describe('earliest-completion', () => {
     const stalled = { ...base, id: 1, index: 0, inflightBytes: 4 << 20 }; // 4 MiB stuck
     const healthy = { ...base, id: 2, index: 1, inflightBytes: 0 };
     for (let i = 0; i < 100; i++) expect(policy.select({ kind: 'data', bytes: 65536, appClass: 'throughput', localPort: 1, remotePort: 2, state }, [stalled, healthy])?.id).toBe(2);
+  });
+  it('keeps a slow channel off segments that would block the socket\'s window (BLEST), and uses it when the window allows', () => {
+    const policy = earliestCompletion()({ appClass: 'throughput' });
+    const state = policy.createFlowState!(1, 2);
+    const base = { appClass: 'throughput' as AppClass, txQueuedBytes: 0, txHighWaterMark: 1 << 30, bytesSent: 0, throughput: 0, srtt: 0.001, minRtt: 0.0005, lastProgressAt: 0, stale: false };
+    // Three channels at 300 MB/s, busy with 2 MiB each, and an idle one at 10 MB/s.
+    const views = [0, 1, 2].map((i) => ({ ...base, id: i + 1, index: i, deliveryRate: 300e6, inflightBytes: 2 << 20 }));
+    const slow = { ...base, id: 4, index: 3, deliveryRate: 10e6, inflightBytes: 0 };
+    const pick = (sendWindow: number | undefined): number | undefined => policy.select({ kind: 'data', bytes: 65536, appClass: 'throughput', localPort: 1, remotePort: 2, sendWindow, state }, [...views, slow])?.id;
+    // 64 KiB on the slow channel take 6.5 ms; meanwhile the others send 5.9 MB: more than a 4 MiB window.
+    for (let i = 0; i < 20; i++) expect(pick(4 << 20)).not.toBe(4);
+    // With a 64 MiB window (or none known) it is worth using.
+    expect(Array.from({ length: 20 }, () => pick(64 << 20))).toContain(4);
+    expect(Array.from({ length: 20 }, () => pick(undefined))).toContain(4);
   });
   it('without any rate it compares bytes in flight and rotates over ties', () => {
     const p = earliestCompletion({ sticky: 1 })({ appClass: 'throughput' });

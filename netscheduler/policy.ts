@@ -65,6 +65,13 @@ export interface SegmentContext<S = unknown> {
   /** The socket's remote virtual port (0 for a frame that belongs to no socket). */
   readonly remotePort: number;
   /**
+   * The socket's send window: the most bytes the peer lets it have unacknowledged (its
+   * latest grant), bytes. A segment that arrives late holds up the whole window, so a
+   * policy may keep a slow channel for segments it delivers before the others could
+   * send a window's worth (BLEST). Undefined for control frames, or when unknown.
+   */
+  readonly sendWindow?: number;
+  /**
    * Per-socket state the policy created with {@link SchedulingPolicy.createFlowState};
    * undefined for control frames that belong to no socket, or when the policy keeps none.
    */
@@ -112,14 +119,23 @@ export function isPolicyFactory(value: unknown): value is PolicyFactory {
   return hasBrand(value, POLICY_FACTORY);
 }
 
-/** The least-queued of `channels` (never empty): where control frames go by default. */
+/**
+ * The least-queued of `channels` (never empty): where control frames go by default.
+ * Ties (on loopback every user-space queue is usually empty) go to the channel with
+ * the fewest bytes in flight, then to the first: a channel that stopped delivering
+ * keeps its in-flight bytes and stops getting control frames too.
+ */
 export function leastQueued<C extends ChannelView>(channels: readonly C[]): C {
   let best = channels[0]!;
   for (let i = 1; i < channels.length; i++) {
-    const c = channels[i]!;
-    if (c.txQueuedBytes < best.txQueuedBytes) best = c;
+    if (lessQueued(channels[i]!, best)) best = channels[i]!;
   }
   return best;
+}
+
+/** True when `a` is less queued than `b`: fewer bytes queued, or as many and fewer in flight. */
+export function lessQueued(a: ChannelView, b: ChannelView): boolean {
+  return a.txQueuedBytes < b.txQueuedBytes || (a.txQueuedBytes === b.txQueuedBytes && a.inflightBytes < b.inflightBytes);
 }
 
 /** True when `channel` has transmit room below `threshold` and its high-water mark. */

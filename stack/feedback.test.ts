@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createStack, type Stack, type StackEvent, type VirtualSocket } from '../index.js';
 import type { CutProxy } from '../test/cut-proxy.js';
-import { hashSink, sendBulk, within } from '../test/pair.js';
+import { hashSink, sendBulk, until, within } from '../test/pair.js';
 import { useProxiedPair, type ProxiedPair } from '../test/proxied-pair.js';
 
 /** A server stack, a client stack and a proxy in front of the server; 4 throughput channels. */
@@ -39,7 +39,8 @@ describe('scheduler feedback', () => {
     const { server, client, address } = await setup({ scheduler: { interval: 20 } });
     const { sent, got } = await transfer(server, client, address, 64 << 20);
     expect(got.hash).toBe(sent);
-    const channels = client.peers[0]!.device.channelsOf('throughput');
+    // All four (one may be left out of the candidates for a moment, found late on a loaded machine).
+    const channels = client.peers[0]!.device.channels.filter((c) => c.appClass === 'throughput');
     expect(channels).toHaveLength(4);
     for (const c of channels) {
       expect(c.srtt).toBeGreaterThan(0);
@@ -53,9 +54,17 @@ describe('scheduler feedback', () => {
   it('a throttled channel carries only a small share, and the transfer is intact', async () => {
     const { server, client, address } = await setup({ scheduler: { interval: 20 } });
     proxy!.throttle(0, 2 * 1024 * 1024); // one of the four channels at 2 MiB/s
+    const events: StackEvent[] = [];
+    client.events$.subscribe((e) => events.push(e));
     const { sent, got } = await transfer(server, client, address, 96 << 20);
     expect(got.hash).toBe(sent);
     const channels = client.peers[0]!.device.channels;
+    // Overtaken by the others long before its rate is known: found late, its segments reinjected.
+    const late = events.filter((e) => e.type === 'channel-late') as Array<StackEvent & { channelId: number; silentMs: number }>;
+    expect(late.length).toBeGreaterThan(0);
+    const slowest = [...channels].sort((a, b) => a.bytesSent - b.bytesSent)[0]!;
+    expect(late.map((e) => e.channelId)).toContain(slowest.id);
+    expect(await client.registry.getSingleMetricAsString('netchannel_channel_stale_events_total')).toMatch(/event="late"\} [1-9]/);
     const shares = channels.map((c) => c.bytesSent / channels.reduce((a, x) => a + x.bytesSent, 0)).sort((a, b) => a - b);
     // Round robin would give it 25 %; by rate it is worth about 1 % here. How the other
     // three split the rest varies with the load on the machine (see docs/scheduler.md).
@@ -124,7 +133,8 @@ describe('scheduler feedback', () => {
     expect(events.find((e) => e.type === 'channel-recovered')).toMatchObject({ channelId: stale.channelId });
     const dc = client.peers[0]!.device.channels.find((c) => c.id === stale.channelId)!;
     expect(dc.stale).toBe(false);
-    expect(client.peers[0]!.device.channelsOf('throughput')).toContain(dc);
+    // Back among the candidates (at once, or once it caught up if it was found late again).
+    await until(() => client.peers[0]!.device.channelsOf('throughput').includes(dc), 10_000, 'back in use');
   }, 60_000);
 
   it('validates staleAfter against the keepalive settings', async () => {

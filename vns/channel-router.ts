@@ -8,7 +8,7 @@
 import type { AppClass } from '../netdriver/channel.js';
 import type { Frame } from '../netdriver/frame.js';
 import type { DeviceChannel, NetDevice } from '../netdriver/net-device.js';
-import { leastQueued, type ChannelView, type SchedulingPolicy, type SegmentKind } from '../netscheduler/policy.js';
+import { leastQueued, lessQueued, type ChannelView, type SchedulingPolicy, type SegmentKind } from '../netscheduler/policy.js';
 import type { TxSlicer } from '../netscheduler/tx-slicer.js';
 import type { LinkedSocket } from './socket-link.js';
 
@@ -25,10 +25,10 @@ export interface RouterContext {
 /** Most control frames kept while no channel is usable. */
 const MAX_PENDING_CONTROL = 65536;
 
-/** The least-queued channel that is not destroyed (no allocation), or undefined. */
+/** The least-queued channel that is not destroyed (no allocation), or undefined; see {@link leastQueued}. */
 function leastQueuedLive(candidates: readonly DeviceChannel[]): DeviceChannel | undefined {
   let best: DeviceChannel | undefined;
-  for (const c of candidates) if (!c.channel.destroyed && (best === undefined || c.txQueuedBytes < best.txQueuedBytes)) best = c;
+  for (const c of candidates) if (!c.channel.destroyed && (best === undefined || lessQueued(c, best))) best = c;
   return best;
 }
 
@@ -43,7 +43,7 @@ export class ChannelRouter {
   /** Control frames waiting for a channel (none was usable when they were sent). */
   private pendingControl: Array<{ appClass: AppClass; frame: Frame; state: unknown }> = [];
   /** Reused for every selection (no object per segment). */
-  private readonly segment = { kind: 'data' as SegmentKind, bytes: 0, appClass: 'throughput' as AppClass, localPort: 0, remotePort: 0, state: undefined as unknown };
+  private readonly segment = { kind: 'data' as SegmentKind, bytes: 0, appClass: 'throughput' as AppClass, localPort: 0, remotePort: 0, sendWindow: undefined as number | undefined, state: undefined as unknown };
 
   constructor(
     private readonly device: NetDevice,
@@ -83,6 +83,7 @@ export class ChannelRouter {
       const seg = this.segment;
       seg.kind = 'control';
       seg.bytes = 0;
+      seg.sendWindow = undefined;
       seg.appClass = appClass;
       seg.localPort = localPort;
       seg.remotePort = remotePort;
@@ -139,6 +140,7 @@ export class ChannelRouter {
       const seg = this.segment;
       seg.kind = 'data';
       seg.bytes = bytes;
+      seg.sendWindow = sock.sendWindow;
       seg.appClass = sock.appClass;
       seg.localPort = sock.localPort;
       seg.remotePort = sock.remotePort;

@@ -122,12 +122,20 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     device.on('down', (err) => this.onDown(err));
     device.on('channel-stale', (dc, silentMs) => {
       this.ctx.emit({ type: 'channel-stale', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme, inflightBytes: dc.inflightBytes, silentMs: Math.round(silentMs) });
-      // MPTCP-style reinjection: what the stale channel holds goes out on the others too.
-      for (const s of [...this.sockets.values()]) s.reinject(dc.id);
+      this.reinject(dc);
+    });
+    device.on('channel-late', (dc, waitedMs) => {
+      this.ctx.emit({ type: 'channel-late', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme, inflightBytes: dc.inflightBytes, silentMs: Math.round(waitedMs) });
+      this.reinject(dc);
     });
     device.on('channel-recovered', (dc) => {
       this.ctx.emit({ type: 'channel-recovered', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme, inflightBytes: dc.inflightBytes, silentMs: 0 });
     });
+  }
+
+  /** MPTCP-style reinjection: what a stale or late channel holds goes out on the others too. */
+  private reinject(dc: DeviceChannel): void {
+    for (const s of [...this.sockets.values()]) s.reinject(dc.id);
   }
 
   get remoteHostId(): string {

@@ -32,7 +32,11 @@ class Receiver {
   readonly out: Buffer[] = [];
   maxHeldBytes = 0;
 
-  constructor(public next: number) {}
+  constructor(
+    public next: number,
+    /** Deduplicate after every insert (as the socket does once the held bytes pass the window). */
+    private readonly dedupe = false,
+  ) {}
 
   onData(seq: number, payload: Buffer): void {
     let off = seqDiff(seq, this.next);
@@ -43,6 +47,7 @@ class Receiver {
     }
     if (off > 0) {
       this.rb.insert(seq, payload);
+      if (this.dedupe) this.rb.dedupe(this.next);
       this.maxHeldBytes = Math.max(this.maxHeldBytes, this.rb.bytes);
       return;
     }
@@ -148,6 +153,34 @@ describe('ReorderBuffer', () => {
     expect(rb.bytes).toBe(30);
     expect(drain(rb, 100)).toEqual({ data: all, next: 130 });
     expect(rb.bytes).toBe(0);
+  });
+
+  it('dedupe() trims overlapping copies cut at other offsets and drops covered ones, so each byte counts once', () => {
+    const rb = new ReorderBuffer();
+    const all = bytes(50, 3);
+    rb.insert(10, all.subarray(10, 30));
+    rb.insert(15, all.subarray(15, 40)); // overlaps [15, 30)
+    rb.insert(20, all.subarray(20, 25)); // inside the first
+    rb.insert(45, all.subarray(45, 50)); // apart
+    expect(rb.bytes).toBe(20 + 25 + 5 + 5);
+    rb.dedupe(0);
+    expect(rb.bytes).toBe(30 + 5); // [10, 40) and [45, 50)
+    expect(rb.size).toBe(3);
+    rb.insert(40, all.subarray(40, 45));
+    rb.insert(0, all.subarray(0, 10));
+    expect(drain(rb, 0)).toEqual({ data: all, next: 50 });
+    expect(rb.bytes).toBe(0);
+  });
+
+  it('dedupe() also drops segments entirely behind next, across the 2^32 wrap', () => {
+    const rb = new ReorderBuffer();
+    const all = bytes(30, 9);
+    const start = WRAP - 10;
+    rb.insert(seqAdd(start, 0), all.subarray(0, 10)); // already delivered below
+    rb.insert(seqAdd(start, 5), all.subarray(5, 30)); // straddles next and the wrap
+    rb.dedupe(seqAdd(start, 10));
+    expect(rb.bytes).toBe(20);
+    expect(drain(rb, seqAdd(start, 10))).toEqual({ data: all.subarray(10, 30), next: seqAdd(start, 30) });
   });
 
   it('trims a retransmission that overlaps bytes already delivered', () => {
@@ -348,10 +381,14 @@ describe('ReorderBuffer', () => {
             const j = (it.next().value as number) % (i + 1);
             [segs[i], segs[j]] = [segs[j]!, segs[i]!];
           }
-          const rx = new Receiver(start);
-          for (const s of segs) rx.onData(seqAdd(start, s.off), data.subarray(s.off, s.off + s.len));
-          expect(Buffer.concat(rx.out)).toEqual(data);
-          expect(rx.next).toBe(seqAdd(start, total));
+          for (const dedupe of [false, true]) {
+            const rx = new Receiver(start, dedupe);
+            for (const s of segs) rx.onData(seqAdd(start, s.off), data.subarray(s.off, s.off + s.len));
+            expect(Buffer.concat(rx.out)).toEqual(data);
+            expect(rx.next).toBe(seqAdd(start, total));
+            // Deduplicated, the buffer never holds a byte twice: at most the stream.
+            if (dedupe) expect(rx.maxHeldBytes).toBeLessThanOrEqual(total);
+          }
         },
       ),
       { numRuns: 200 },

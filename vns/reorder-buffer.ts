@@ -60,6 +60,32 @@ export class ReorderBuffer {
     return undefined;
   }
 
+  /**
+   * Drops the bytes held twice: segments that overlap because a retransmission (or a
+   * reinjection on another channel) was cut at other offsets than the first copy —
+   * honest duplicates, which otherwise count double. Trims each segment to start where
+   * the one before it ends, drops those fully covered. O(n log n); call it only when
+   * the held bytes exceed what was granted.
+   */
+  dedupe(next: number): void {
+    if (this.segs === null || this.segs.size < 2) return;
+    const sorted = [...this.segs].sort((a, b) => seqDiff(a[0], next) - seqDiff(b[0], next));
+    this.segs.clear();
+    this.heldBytes = 0;
+    let end = next;
+    for (let [seq, buf] of sorted) {
+      const skip = seqDiff(end, seq);
+      if (skip >= buf.length) continue; // covered by the segments before it
+      if (skip > 0) {
+        buf = buf.subarray(skip);
+        seq = end;
+      }
+      this.segs.set(seq, buf);
+      this.heldBytes += buf.length;
+      end = seqAdd(seq, buf.length);
+    }
+  }
+
   /** Drops everything. */
   clear(): void {
     this.segs?.clear();

@@ -74,6 +74,8 @@ export interface LinkedSocket {
   readonly bytesWritten: number;
   /** Times the sender ran out of credit. */
   readonly creditStalls: number;
+  /** The window the peer granted last (bytes the socket may have unacknowledged). */
+  readonly sendWindow: number;
   /**
    * Takes the next `bytes` off the transmit queue as a DATA frame that will travel on
    * channel `channelId`, and records it for retransmission.

@@ -82,15 +82,18 @@ export class SocketReceiver {
     }
     if (off > 0) {
       this.reorder.insert(seq, payload);
-      const added = this.reorder.bytes - this.reorderReserved;
-      // At most what was granted ahead of the in-order point (overlapping segments could claim more).
+      // At most what was granted ahead of the in-order point; copies cut at other offsets overlap and count double until deduplicated.
       const granted = seqDiff(this.grantSent, this.rcvNxt);
+      if (this.reorder.bytes > granted) this.reorder.dedupe(this.rcvNxt);
+      const added = this.reorder.bytes - this.reorderReserved;
       if (this.reorder.bytes > granted) {
         this.host.fail('protocol', `peer made this socket hold ${this.reorder.bytes} out-of-order bytes, over the ${granted} bytes granted ahead of its in-order point`);
       } else if (added > 0 && this.host.reserveReorder(added)) {
         this.reorderReserved += added;
       } else if (added > 0) {
         this.host.fail('limit', `peer's out-of-order bytes exceed a reorder limit (maxReorderBytesPerPeer, maxReorderBytes or memoryBudget); socket ${this.host.localPort}->${this.host.remotePort} reset`);
+      } else if (added < 0) {
+        this.releaseReorder(-added); // deduplicated
       }
       return;
     }

@@ -64,6 +64,8 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
   private lingering = false;
   /** Times the sender ran out of credit (flow-control stalls). */
   creditStalls = 0;
+  /** @internal The window the peer granted last, bytes. */
+  sendWindow = 0;
 
   /** Receive side: reordering, credit, the peer's FIN, HoL detection. */
   private readonly rx: SocketReceiver;
@@ -87,7 +89,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     this.rx = new SocketReceiver(this, init.window, init.holExpansion);
     this.state = init.peerGrant === undefined ? (init.link ? 'connecting' : 'idle') : 'open';
     if (init.link) this.bind(init as SocketBinding);
-    if (init.peerGrant !== undefined) this.sndGrant = init.peerGrant >>> 0;
+    if (init.peerGrant !== undefined) this.sndGrant = this.sendWindow = init.peerGrant >>> 0;
   }
 
   /** @internal Binds the socket to its peer session and ports (once). */
@@ -257,7 +259,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     if (this.state !== 'connecting') return;
     if (peerGrant > MAX_GRANT) return this.fail('protocol', `peer granted a window of ${peerGrant} bytes in its SYNC_ACK, over the maximum ${MAX_GRANT}`);
     this.state = 'open';
-    this.sndGrant = peerGrant >>> 0;
+    this.sndGrant = this.sendWindow = peerGrant >>> 0;
     this.emit('connect');
     this.emit('ready');
     this.pump();
@@ -284,6 +286,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
           this.link.notify(this, pinned ? 'pinned' : 'shared', 0);
         }
         if (seqDiff(f.ack, f.seq) > MAX_GRANT) return this.fail('protocol', `peer granted up to offset ${f.ack}, ${seqDiff(f.ack, f.seq)} bytes past its acknowledgement, over the maximum ${MAX_GRANT}`);
+        this.sendWindow = seqDiff(f.ack, f.seq);
         this.onAck(f.seq, (f.flags & FrameFlag.FIN_SEEN) !== 0);
         if (seqDiff(f.ack, this.sndGrant) > 0) {
           this.sndGrant = f.ack;
