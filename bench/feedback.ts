@@ -166,7 +166,13 @@ async function main(): Promise<void> {
   };
   console.log(`\n--- medians of ${runs} runs, ${seconds} s each ---`);
   for (const [name] of cases) console.log(`${name.padEnd(44)} ${med(name).mbps.toFixed(1).padStart(8)} MB/s   longest gap ${med(name).maxGapMs.toFixed(0).padStart(6)} ms`);
-  const ratio = (a: string, b: string): string => (results.has(a) && results.has(b) ? (med(a).mbps / med(b).mbps).toFixed(2) : '-');
+  // Ratio of the medians, and in brackets the median of the per-round ratios (each round runs both cases back to back, so slow drift of the machine cancels).
+  const ratio = (a: string, b: string): string => {
+    const ra = results.get(a);
+    const rb = results.get(b);
+    if (!ra || !rb) return '-';
+    return `${(med(a).mbps / med(b).mbps).toFixed(2)} [per round ${median(ra.map((x, i) => x.mbps / rb[i]!.mbps)).toFixed(2)}]`;
+  };
   console.log(`slow channel: 4 (one at 10 MB/s) / 3 clean = ${ratio('4 channels, one at 10 MB/s', '3 clean channels')} (goal >= 1.0); roundRobin: ${ratio('4 channels, one at 10 MB/s, roundRobin', '3 clean channels')}`);
   console.log(`black hole: longest receiver stall = ${med('4 channels, one black-holed at 1/3').maxGapMs.toFixed(0)} ms (goal < 2000)`);
   console.log(`two paths: connect([a,b]) / one path = ${ratio('connect([a, b]), each at 40 MB/s', 'one path at 40 MB/s')}; advertised / one path = ${ratio('connect(a) + b advertised, each at 40 MB/s', 'one path at 40 MB/s')} (goal >= 1.8)`);
