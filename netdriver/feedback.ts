@@ -8,6 +8,7 @@
  */
 
 import { SendClock } from './send-clock.js';
+import type { LatenessDetector } from './lateness.js';
 
 /** RTT samples the minimum is taken over. */
 const MIN_WINDOW = 16;
@@ -121,8 +122,11 @@ export class ChannelFeedback {
   late = false;
   /** `dataSent` when the channel was found late. */
   lateMark = 0;
-  /** `performance.now()` when it was found late. */
+  /** `performance.now()` and `dataAcked` when it was found late. */
   private lateAt = 0;
+  private lateAcked = 0;
+  /** What the other channels of its class had acknowledged then, per channel on average (see {@link LatenessDetector}). */
+  lateOthersAcked = 0;
   /** Send times of the bytes in flight. */
   readonly clock = new SendClock();
   readonly rtt = new RttEstimator();
@@ -180,10 +184,17 @@ export class ChannelFeedback {
   }
 
   /** Another channel of the class overtook this one at `now`: skip it until it acknowledges what it holds. */
-  markLate(now: number): void {
+  markLate(now: number, othersAcked: number): void {
     this.late = true;
     this.lateMark = this.dataSent;
     this.lateAt = now;
+    this.lateAcked = this.dataAcked;
+    this.lateOthersAcked = othersAcked;
+  }
+
+  /** Bytes acknowledged since it was found late. */
+  get deliveredSinceLate(): number {
+    return this.dataAcked - this.lateAcked;
   }
 
   /**

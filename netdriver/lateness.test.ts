@@ -110,15 +110,28 @@ describe('lateness between the channels of a class', () => {
     new LatenessDetector().find([slow, near], MIN_REORDER_MS + 20, out);
     expect(out).toEqual([slow]); // 20 ms of path delay, not the 500 ms its own probes saw
   });
+  it('averages what the other usable channels of the class had acknowledged', () => {
+    const [c, a, b, gone] = [channel(), channel(), channel(), { ...channel(), usable: false }];
+    const lat = { ...channel(), appClass: 'latency' as const };
+    for (const [x, n] of [[a, 100], [b, 300], [gone, 5000], [lat, 7000], [c, 9000]] as const) {
+      send(x, n, 0);
+      ackAll(x, 1);
+    }
+    const d = new LatenessDetector();
+    expect(d.othersAcked(c, [c, a, b, gone, lat])).toBe(200);
+    expect(d.othersAcked(lat, [c, a, b, gone, lat])).toBe(0);
+  });
   it('widens its allowance when lateness turns out a hiccup, up to a bound, and narrows it again', () => {
     const d = new LatenessDetector();
-    d.caughtUp(100); // a real slow channel: caught up long after
+    d.caughtUp(100, 1 << 20, 40 << 20); // a real slow channel: long after, having delivered a fortieth of the others
     expect(d.reorderMs).toBe(MIN_REORDER_MS);
-    d.caughtUp(2); // caught up almost at once: the allowance was too tight
+    d.caughtUp(2, 1 << 20, 40 << 20); // caught up almost at once: the allowance was too tight
     expect(d.reorderMs).toBe(2 * MIN_REORDER_MS);
-    for (let i = 0; i < 20; i++) d.caughtUp(0);
+    d.caughtUp(100, 1 << 20, 2 << 20); // late for long, but the others delivered little more: a paused loop
+    expect(d.reorderMs).toBe(4 * MIN_REORDER_MS);
+    for (let i = 0; i < 20; i++) d.caughtUp(0, 0, 0);
     expect(d.reorderMs).toBe(MAX_REORDER_MS);
-    for (let i = 0; i < 100; i++) d.tick();
+    for (let i = 0; i < 400; i++) d.tick();
     expect(d.reorderMs).toBe(MIN_REORDER_MS);
   });
 });
@@ -127,13 +140,16 @@ describe('late channel state', () => {
   it('is late until it acknowledges what it held when found late; reports for how long', () => {
     const f = new ChannelFeedback();
     f.onSent(4 * BACKLOG_BYTES);
-    f.markLate(100);
+    f.onAck(BACKLOG_BYTES, 90);
+    f.markLate(100, 12345);
     expect(f.late).toBe(true);
+    expect(f.lateOthersAcked).toBe(12345);
     f.onSent(BACKLOG_BYTES); // sent later: not part of what it must catch up on
     f.onAck(2 * BACKLOG_BYTES, 120);
     expect(f.caughtUp(120)).toBe(-1);
     f.onAck(4 * BACKLOG_BYTES, 150);
     expect(f.caughtUp(150)).toBe(50);
+    expect(f.deliveredSinceLate).toBe(3 * BACKLOG_BYTES);
     expect(f.late).toBe(false);
   });
 });

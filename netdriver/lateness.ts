@@ -45,9 +45,9 @@ export interface LatenessSubject {
 /**
  * Finds late channels. Its reordering allowance adapts as RACK's does: it starts at
  * {@link MIN_REORDER_MS}, doubles (up to {@link MAX_REORDER_MS}) whenever a late
- * channel catches up sooner than the allowance itself — the lateness was a hiccup
- * (a loaded event loop on either side), not a slow channel — and decays back by an
- * eighth per control tick.
+ * channel turns out to have had a hiccup (a loaded event loop on either side), not to
+ * be slow — see {@link LatenessDetector.caughtUp} — and decays back by 1/32 per
+ * control tick.
  */
 export class LatenessDetector {
   /** The current reordering allowance, milliseconds. */
@@ -86,13 +86,31 @@ export class LatenessDetector {
     return next;
   }
 
-  /** A late channel caught up `lateForMs` after it was found late. */
-  caughtUp(lateForMs: number): void {
-    if (lateForMs < this.reorderMs) this.reorderMs = Math.min(MAX_REORDER_MS, 2 * this.reorderMs);
+  /**
+   * A late channel caught up `lateForMs` after it was found late, having delivered
+   * `delivered` bytes meanwhile while the other channels of its class delivered
+   * `othersDelivered` each on average. A hiccup, not a slow channel, when it caught up
+   * sooner than the allowance, or delivered at least a {@link LATE_FACTOR}th of what
+   * the others did (a pause of either event loop holds up every channel alike).
+   */
+  caughtUp(lateForMs: number, delivered: number, othersDelivered: number): void {
+    if (lateForMs < this.reorderMs || delivered * LATE_FACTOR >= othersDelivered) this.reorderMs = Math.min(MAX_REORDER_MS, 2 * this.reorderMs);
+  }
+
+  /** Bytes acknowledged on the other usable channels of `c`'s class, per channel on average (0 when there are none). */
+  othersAcked<C extends LatenessSubject>(c: C, channels: readonly C[]): number {
+    let sum = 0;
+    let n = 0;
+    for (const d of channels) {
+      if (d === c || d.appClass !== c.appClass || !d.usable) continue;
+      sum += d.feedback.dataAcked;
+      n++;
+    }
+    return n > 0 ? sum / n : 0;
   }
 
   /** Control tick: the allowance decays towards its minimum. */
   tick(): void {
-    this.reorderMs = Math.max(MIN_REORDER_MS, this.reorderMs * 0.875);
+    this.reorderMs = Math.max(MIN_REORDER_MS, this.reorderMs * (31 / 32));
   }
 }

@@ -334,7 +334,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
           progress = true;
           if (fb.stale) this.recovered(dc);
           const lateFor = fb.caughtUp(now);
-          if (lateFor >= 0) this.caughtUp(lateFor);
+          if (lateFor >= 0) this.caughtUp(dc, lateFor);
         }
       } else if (f.type === FrameType.PONG) {
         fb.onPong(f.payload, now);
@@ -404,7 +404,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     const found = this.found;
     const next = this.lateness.find(this.channels, now, found);
     if (found.length > 0) {
-      for (const dc of found) dc.feedback.markLate(now);
+      for (const dc of found) dc.feedback.markLate(now, this.lateness.othersAcked(dc, this.channels));
       this.reindex(); // first, so that what is reinjected avoids the late channels
       for (const dc of found) this.emit('channel-late', dc, now - dc.feedback.clock.oldestUnackedAt);
       found.length = 0;
@@ -416,8 +416,9 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
   }
 
   /** A late channel acknowledged everything it held when found late: use it again. */
-  private caughtUp(lateForMs: number): void {
-    this.lateness.caughtUp(lateForMs);
+  private caughtUp(dc: DeviceChannel, lateForMs: number): void {
+    const fb = dc.feedback;
+    this.lateness.caughtUp(lateForMs, fb.deliveredSinceLate, this.lateness.othersAcked(dc, this.channels) - fb.lateOthersAcked);
     this.reindex();
     this.emit('writable');
   }
