@@ -116,7 +116,7 @@ export class ChannelFeedback {
   /** No progress for too long while holding unacknowledged data (see the control loop). */
   stale = false;
   /**
-   * Behind the other channels of its class (see {@link NetDevice}'s lateness check):
+   * Behind the other channels of its class (see `lateness.ts`):
    * skipped, its segments reinjected, until it acknowledges up to {@link lateMark}.
    */
   late = false;
