@@ -8,7 +8,6 @@
  */
 
 import { SendClock } from './send-clock.js';
-import type { LatenessDetector } from './lateness.js';
 
 /** RTT samples the minimum is taken over. */
 const MIN_WINDOW = 16;
@@ -125,7 +124,7 @@ export class ChannelFeedback {
   /** `performance.now()` and `dataAcked` when it was found late. */
   private lateAt = 0;
   private lateAcked = 0;
-  /** What the other channels of its class had acknowledged then, per channel on average (see {@link LatenessDetector}). */
+  /** What the other channels of its class had acknowledged then, per channel on average (see `LatenessDetector.caughtUp`). */
   lateOthersAcked = 0;
   /** Send times of the bytes in flight. */
   readonly clock = new SendClock();

@@ -67,8 +67,8 @@ export class LatenessDetector {
       const oldest = fb.clock.oldestUnackedAt;
       let allowance = Infinity;
       let othersIdle = true;
-      // The path's delay: the smallest RTT of the channels on it (a channel's own probes queue behind its data).
-      let pathRtt = c.minRtt;
+      // The path's delay: the smallest RTT measured on its channels (a channel's own probes queue behind its data).
+      let pathRtt = Infinity;
       for (const d of channels) {
         if (d.appClass !== c.appClass || !d.usable) continue;
         if (d.path === c.path && d.minRtt > 0 && d.minRtt < pathRtt) pathRtt = d.minRtt;
@@ -79,7 +79,7 @@ export class LatenessDetector {
       }
       if (allowance === Infinity) continue;
       // Once no other channel is backlogged the sender waits on this one alone: only the allowance applies.
-      const deadline = oldest + (othersIdle ? 0 : allowance) + this.reorderMs + pathRtt * 1000;
+      const deadline = oldest + (othersIdle ? 0 : allowance) + this.reorderMs + (pathRtt === Infinity ? 0 : pathRtt * 1000);
       if (now >= deadline) out.push(c);
       else if (deadline < next) next = deadline;
     }

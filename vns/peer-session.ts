@@ -11,7 +11,7 @@ import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, MAX_LISTEN_PORT, MAX_PORT, ResetReason, type Frame } from '../netdriver/frame.js';
 import { NetDevice, type DeviceChannel, type FrameSink } from '../netdriver/net-device.js';
 import type { ControlledPeer } from '../netscheduler/control-loop.js';
-import type { LimitName } from '../events/index.js';
+import type { ChannelStaleEvent, LimitName } from '../events/index.js';
 import { ChannelRouter } from './channel-router.js';
 import { EphemeralPorts, isEphemeralPort } from './port-allocator.js';
 import type { BudgetAccount } from './memory-budget.js';
@@ -120,22 +120,21 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       this.onChannelLost(dc, err);
     });
     device.on('down', (err) => this.onDown(err));
-    device.on('channel-stale', (dc, silentMs) => {
-      this.ctx.emit({ type: 'channel-stale', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme, inflightBytes: dc.inflightBytes, silentMs: Math.round(silentMs) });
-      this.reinject(dc);
-    });
-    device.on('channel-late', (dc, waitedMs) => {
-      this.ctx.emit({ type: 'channel-late', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme, inflightBytes: dc.inflightBytes, silentMs: Math.round(waitedMs) });
-      this.reinject(dc);
-    });
-    device.on('channel-recovered', (dc) => {
-      this.ctx.emit({ type: 'channel-recovered', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme, inflightBytes: dc.inflightBytes, silentMs: 0 });
-    });
+    // A stale or late channel: skipped by the device; MPTCP-style reinjection sends what it holds on the others too.
+    device.on('channel-stale', (dc, silentMs) => this.reinject('channel-stale', dc, silentMs));
+    device.on('channel-late', (dc, waitedMs) => this.reinject('channel-late', dc, waitedMs));
+    device.on('channel-recovered', (dc) => this.ctx.emit(this.progressEvent('channel-recovered', dc, 0)));
   }
 
-  /** MPTCP-style reinjection: what a stale or late channel holds goes out on the others too. */
-  private reinject(dc: DeviceChannel): void {
+  /** Publishes `type` for `dc`, then every socket re-sends what it last put on that channel. */
+  private reinject(type: 'channel-stale' | 'channel-late', dc: DeviceChannel, ms: number): void {
+    this.ctx.emit(this.progressEvent(type, dc, ms));
     for (const s of [...this.sockets.values()]) s.reinject(dc.id);
+  }
+
+  /** The `channel-stale` / `channel-late` / `channel-recovered` event of `dc`. */
+  private progressEvent(type: ChannelStaleEvent['type'], dc: DeviceChannel, ms: number): ChannelStaleEvent {
+    return { type, at: Date.now(), peer: this.device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme, inflightBytes: dc.inflightBytes, silentMs: Math.round(ms) };
   }
 
   get remoteHostId(): string {
