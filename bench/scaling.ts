@@ -1,0 +1,230 @@
+/**
+ * Receiver-bound scaling bench: a wire-protocol load generator on plain node:net
+ * (bench/lib/wire-gen.ts, in this process) feeds a receiving stack in a child process
+ * whose app counts bytes, so the receiver, not the sender, is the bottleneck. It compares
+ * the receiver inline against channel workers (1 and 2, both hand-offs, with and without
+ * copy workers) and prints MB/s, receiver cores and generator cores, medians of
+ * interleaved rounds (every configuration once per round), with ratios against inline.
+ *
+ * With channel workers the receiver listens on one address per worker (listeners are
+ * spread over the workers, one each), and the generator dials its channels round-robin
+ * over those addresses, so the accepted channels are spread over the workers too.
+ *
+ * Shapes: bulk (4 sockets, 62 KiB frames), short (64 sockets, 4 KiB frames) and echo
+ * (64 sockets, 4 KiB frames, the receiver pipes every socket back: RPC-like).
+ *
+ *   node dist/bench/scaling.js [--rounds 3] [--seconds 4] [--only bulk,short,echo]
+ *     [--configs inline,w1-shared,…] [--workers N (adds wN-shared, wN-transfer)] [--channels 4]
+ *     [--cpu-prof DIR (profiles every receiver thread)] [--json FILE]
+ *   node dist/bench/cli.js scaling [--runs 3]
+ * @packageDocumentation
+ */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { createStack, type StackOptions, type VirtualSocket } from '../index.js';
+import { parseHostPort } from '../netdriver/address.js';
+import { ForkedChild, serveParent, type Message } from './lib/child.js';
+import { renderTable } from './lib/stats.js';
+import { WireGenerator } from './lib/wire-gen.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const MB = 1e6;
+
+/** One receiver configuration. */
+interface Config {
+  name: string;
+  /** Listen addresses (one per channel worker). */
+  listeners: number;
+  workers?: StackOptions['workers'];
+}
+
+/** A traffic shape. */
+interface Shape {
+  name: string;
+  sockets: number;
+  frameBytes: number;
+  echo: boolean;
+}
+
+const SHAPES: Shape[] = [
+  { name: 'bulk', sockets: 4, frameBytes: 62 * 1024, echo: false },
+  { name: 'short', sockets: 64, frameBytes: 4 * 1024, echo: false },
+  { name: 'echo', sockets: 64, frameBytes: 4 * 1024, echo: true },
+];
+
+function workerConfig(n: number, handoff: 'shared' | 'transfer', copy = 0): Config {
+  return { name: `w${n}-${handoff}${copy > 0 ? `+copy${copy}` : ''}`, listeners: n, workers: { channel: { min: n, max: n }, handoff, ...(copy > 0 ? { copy: { min: copy, max: copy } } : {}) } };
+}
+
+/** The configurations: inline, 1 and 2 channel workers in both hand-offs, 2 shared + 1 copy worker. */
+export function configs(extraWorkers?: number): Config[] {
+  const list = [{ name: 'inline', listeners: 1 }, workerConfig(1, 'shared'), workerConfig(1, 'transfer'), workerConfig(2, 'shared'), workerConfig(2, 'transfer'), workerConfig(2, 'shared', 1)];
+  if (extraWorkers !== undefined && extraWorkers > 2) list.push(workerConfig(extraWorkers, 'shared'), workerConfig(extraWorkers, 'transfer'));
+  return list;
+}
+
+interface Sample extends Message {
+  type: 'sample';
+  bytes: number;
+  cpuUs: number;
+  elu: number;
+  at: number;
+}
+
+// ---- the receiver (child process) -------------------------------------------------
+async function receiver(config: Config, echo: boolean): Promise<void> {
+  const stack = await createStack({ listen: Array.from({ length: config.listeners }, () => 'tcp://127.0.0.1:0'), ...(config.workers ? { workers: config.workers } : {}) });
+  let bytes = 0;
+  (await stack.listen(80)).on('connection', (s: VirtualSocket) => {
+    s.on('error', () => {});
+    s.on('data', (d: Buffer) => (bytes += d.length));
+    if (echo) s.pipe(s);
+  });
+  let elu = performance.eventLoopUtilization();
+  serveParent(async (msg, send) => {
+    if (msg.type !== 'sample') return;
+    const cpu = process.cpuUsage();
+    const e = performance.eventLoopUtilization(elu);
+    elu = performance.eventLoopUtilization();
+    send({ type: 'sample', bytes, cpuUs: cpu.user + cpu.system, elu: e.utilization, at: performance.now() } satisfies Sample);
+  });
+  process.send!({ type: 'ready', addresses: stack.addresses });
+}
+
+// ---- the driver ----------------------------------------------------------------------
+interface Result {
+  mbs: number;
+  receiverCores: number;
+  generatorCores: number;
+  /** System (kernel) share of the generator cores. */
+  generatorSys: number;
+  mainElu: number;
+}
+
+async function runOnce(config: Config, shape: Shape, seconds: number, channels: number, cpuProf: string | undefined): Promise<Result> {
+  const execArgv = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
+  const child = new ForkedChild(`receiver ${config.name}`, SELF, ['--receiver', JSON.stringify({ config, echo: shape.echo })], execArgv);
+  try {
+    const ready = await child.expect<Message & { addresses: string[] }>('ready');
+    const addresses = ready.addresses.map((a) => parseHostPort(a, 'tcp', false));
+    const gen = await WireGenerator.start({ addresses, channels, sockets: shape.sockets, frameBytes: shape.frameBytes, port: 80, echo: shape.echo });
+    try {
+      await new Promise((r) => setTimeout(r, 1000)); // warm-up
+      const a = await child.request<Sample>({ type: 'sample' }, 'sample');
+      const g0 = process.cpuUsage();
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const b = await child.request<Sample>({ type: 'sample' }, 'sample');
+      const g = process.cpuUsage(g0);
+      const wall = (b.at - a.at) / 1000;
+      if (gen.stats.resets > 0 || gen.stats.errors.length > 0) throw new Error(`${config.name}/${shape.name}: ${gen.stats.resets} resets (by reason ${JSON.stringify(gen.stats.resetReasons)}), errors ${gen.stats.errors.join('; ')}`);
+      await gen.finish(30_000);
+      return { mbs: (b.bytes - a.bytes) / MB / wall, receiverCores: (b.cpuUs - a.cpuUs) / 1e6 / wall, generatorCores: (g.user + g.system) / 1e6 / wall, generatorSys: g.system / 1e6 / wall, mainElu: b.elu };
+    } finally {
+      gen.close();
+    }
+  } finally {
+    await child.shutdown(3000);
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** Options of {@link scalingBench}. */
+export interface ScalingBenchOptions {
+  /** Interleaved rounds (medians are printed). @default 3 */
+  rounds?: number;
+  /** Measured seconds per run (after 1 s of warm-up). @default 4 */
+  seconds?: number;
+  /** Shapes to run. @default all (bulk, short, echo) */
+  only?: string[];
+  /** Configurations by name. @default all of {@link configs} */
+  configs?: string[];
+  /** Add wN-shared and wN-transfer for N > 2. */
+  workers?: number;
+  /** TCP channels the generator opens. @default 4 */
+  channels?: number;
+  /** Directory for receiver CPU profiles (every thread). */
+  cpuProf?: string;
+  /** Write the results as JSON here. */
+  json?: string;
+}
+
+/** Runs the bench and prints one table per shape. */
+export async function scalingBench(o: ScalingBenchOptions = {}): Promise<void> {
+  const rounds = o.rounds ?? 3;
+  const seconds = o.seconds ?? 4;
+  const channels = o.channels ?? 4;
+  const shapes = SHAPES.filter((s) => !o.only || o.only.includes(s.name));
+  const list = configs(o.workers).filter((c) => !o.configs || o.configs.includes(c.name));
+  console.log(`scaling bench: ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}; ${rounds} interleaved rounds × ${seconds} s; generator: ${channels} TCP channels in this process`);
+  const out: Record<string, Record<string, Result[]>> = {};
+  for (const shape of shapes) {
+    out[shape.name] = {};
+    for (let r = 0; r < rounds; r++) {
+      for (const c of list) {
+        const res = await runOnce(c, shape, seconds, channels, o.cpuProf);
+        (out[shape.name]![c.name] ??= []).push(res);
+        process.stderr.write(`  ${shape.name} round ${r + 1} ${c.name}: ${res.mbs.toFixed(0)} MB/s, receiver ${res.receiverCores.toFixed(2)} cores (main ELU ${res.mainElu.toFixed(2)}), generator ${res.generatorCores.toFixed(2)} (kernel ${res.generatorSys.toFixed(2)})\n`);
+      }
+    }
+    const inline = out[shape.name]!.inline ? median(out[shape.name]!.inline!.map((x) => x.mbs)) : NaN;
+    const rows = list.map((c) => {
+      const rs = out[shape.name]![c.name]!;
+      const mbs = rs.map((x) => x.mbs);
+      const m = median(mbs);
+      return [
+        c.name,
+        m.toFixed(0),
+        `${Math.min(...mbs).toFixed(0)}–${Math.max(...mbs).toFixed(0)}`,
+        median(rs.map((x) => x.receiverCores)).toFixed(2),
+        median(rs.map((x) => x.mainElu)).toFixed(2),
+        (m / median(rs.map((x) => x.receiverCores))).toFixed(0),
+        median(rs.map((x) => x.generatorCores)).toFixed(2),
+        Number.isNaN(inline) ? '—' : `${(m / inline).toFixed(2)}×`,
+      ];
+    });
+    const s = shapes.find((x) => x.name === shape.name)!;
+    console.log(`\n${shape.name}: ${s.sockets} sockets, ${s.frameBytes / 1024} KiB frames${s.echo ? ', echoed' : ''} (medians of ${rounds})`);
+    console.log(renderTable(['receiver', 'MB/s', 'range', 'receiver cores', 'main ELU', 'MB per CPU-s', 'generator cores', 'vs inline'], rows));
+  }
+  if (o.json) writeFileSync(o.json, JSON.stringify(out, null, 2));
+}
+
+if (process.argv[1] === SELF) {
+  const { values } = parseArgs({
+    options: {
+      receiver: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '4' },
+      only: { type: 'string' },
+      configs: { type: 'string' },
+      workers: { type: 'string' },
+      channels: { type: 'string', default: '4' },
+      'cpu-prof': { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  if (values.receiver !== undefined) {
+    const { config, echo } = JSON.parse(values.receiver) as { config: Config; echo: boolean };
+    await receiver(config, echo);
+  } else {
+    await scalingBench({
+      rounds: Number(values.rounds),
+      seconds: Number(values.seconds),
+      only: values.only?.split(','),
+      configs: values.configs?.split(','),
+      workers: values.workers === undefined ? undefined : Number(values.workers),
+      channels: Number(values.channels),
+      cpuProf: values['cpu-prof'],
+      json: values.json,
+    });
+    process.exit(0);
+  }
+}
