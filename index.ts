@@ -36,7 +36,7 @@ export {
   type ScalingPolicy,
   type ScalingSample,
 } from './netscheduler/index.js';
-export type { StackEvent, EventSink, LimitHitEvent, LimitName, ChannelStaleEvent, PathRejectedEvent } from './events/index.js';
+export type { StackEvent, EventSink, LimitHitEvent, LimitName, ChannelStaleEvent, PathRejectedEvent, WorkerScalingEvent } from './events/index.js';
 export { LIMIT_NAMES } from './events/index.js';
 export { tcp, type TcpOptions } from './transports/tcp/index.js';
 export { inWorkers, CopyPool, type WorkersOptions, type InWorkersOptions, type WorkerDialOptions, type HandoffMode } from './workers/index.js';

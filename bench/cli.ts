@@ -72,7 +72,7 @@ function progress(total: number): Progress {
 async function main(argv: string[]): Promise<number> {
   const program = new Command('bench')
     .description('netchannel benchmark suite: client and server in separate processes on loopback')
-    .argument('<scenario>', `one of ${SCENARIOS.map((s) => s.name).join(', ')}, or all; or tunnel (wrk through netchannel tunnel against node:net and socat proxy pairs, bench/tunnel.ts)`)
+    .argument('<scenario>', `one of ${SCENARIOS.map((s) => s.name).join(', ')}, or all; or tunnel (wrk through netchannel tunnel against node:net and socat proxy pairs, bench/tunnel.ts); or scaling (a wire-protocol generator against a receiver inline and on channel workers, bench/scaling.ts)`)
     .option('--quick', '1 warm-up + 3 runs with smaller sizes')
     .addOption(new Option('--tiny', 'smoke test: 1 run, no warm-up, a few MiB, 1,000 sockets').hideHelp())
     .option('--json <file>', 'also write results.json to this file')
@@ -87,6 +87,12 @@ async function main(argv: string[]): Promise<number> {
     // Its own topology (wrk and four processes), not the two-process scenario runner.
     const { tunnelBench } = await import('./tunnel.js');
     await tunnelBench({ runs: o.runs ?? (o.quick ? 3 : 5), seconds: o.quick ? 2 : 5 });
+    return 0;
+  }
+  if (name === 'scaling') {
+    // Its own topology too: the generator in this process, the receiver in a child.
+    const { scalingBench } = await import('./scaling.js');
+    await scalingBench({ rounds: o.runs ?? (o.quick ? 1 : 3), seconds: o.quick ? 2 : 4, json: o.json });
     return 0;
   }
   const scenarios = name === 'all' ? [...SCENARIOS] : [scenarioByName(name)];

@@ -14,8 +14,9 @@
  * (64 sockets, 4 KiB frames, the receiver pipes every socket back: RPC-like).
  *
  *   node dist/bench/scaling.js [--rounds 3] [--seconds 4] [--only bulk,short,echo]
- *     [--configs inline,w1-shared,…] [--workers N (adds wN-shared, wN-transfer)] [--channels 4]
+ *     [--configs inline,w1-shared,w3-transfer,w2-shared+copy1,…] [--channels 4]
  *     [--cpu-prof DIR (profiles every receiver thread)] [--json FILE]
+ *   node dist/bench/scaling.js --elastic [--seconds 6]   (elastic channel workers: events under load)
  *   node dist/bench/cli.js scaling [--runs 3]
  * @packageDocumentation
  */
@@ -55,15 +56,21 @@ const SHAPES: Shape[] = [
   { name: 'echo', sockets: 64, frameBytes: 4 * 1024, echo: true },
 ];
 
-function workerConfig(n: number, handoff: 'shared' | 'transfer', copy = 0): Config {
-  return { name: `w${n}-${handoff}${copy > 0 ? `+copy${copy}` : ''}`, listeners: n, workers: { channel: { min: n, max: n }, handoff, ...(copy > 0 ? { copy: { min: copy, max: copy } } : {}) } };
-}
+/** The default configurations: inline, 1 and 2 channel workers in both hand-offs, 2 shared + 1 copy worker. */
+export const DEFAULT_CONFIGS = ['inline', 'w1-shared', 'w1-transfer', 'w2-shared', 'w2-transfer', 'w2-shared+copy1'];
 
-/** The configurations: inline, 1 and 2 channel workers in both hand-offs, 2 shared + 1 copy worker. */
-export function configs(extraWorkers?: number): Config[] {
-  const list = [{ name: 'inline', listeners: 1 }, workerConfig(1, 'shared'), workerConfig(1, 'transfer'), workerConfig(2, 'shared'), workerConfig(2, 'transfer'), workerConfig(2, 'shared', 1)];
-  if (extraWorkers !== undefined && extraWorkers > 2) list.push(workerConfig(extraWorkers, 'shared'), workerConfig(extraWorkers, 'transfer'));
-  return list;
+/**
+ * A configuration by name: `inline`, or `w<N>-<shared|transfer>[+copy<M>]` (N channel
+ * workers, min = max, and M copy workers).
+ * @throws Error naming the accepted forms.
+ */
+export function configByName(name: string): Config {
+  if (name === 'inline') return { name, listeners: 1 };
+  const m = /^w([1-9][0-9]?)-(shared|transfer)(?:\+copy([1-9]))?$/.exec(name);
+  if (!m) throw new Error(`unknown receiver configuration ${JSON.stringify(name)}: use inline or w<N>-<shared|transfer>[+copy<M>], e.g. w2-shared+copy1`);
+  const n = Number(m[1]);
+  const copy = m[3] === undefined ? 0 : Number(m[3]);
+  return { name, listeners: n, workers: { channel: { min: n, max: n }, handoff: m[2] as 'shared' | 'transfer', ...(copy > 0 ? { copy: { min: copy, max: copy } } : {}) } };
 }
 
 interface Sample extends Message {
@@ -83,8 +90,18 @@ async function receiver(config: Config, echo: boolean): Promise<void> {
     s.on('data', (d: Buffer) => (bytes += d.length));
     if (echo) s.pipe(s);
   });
+  const t0 = performance.now();
+  const scaling: string[] = [];
+  stack.events$.subscribe((e) => {
+    if (e.type === 'worker-scaling') scaling.push(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${e.kind} workers ${e.from} → ${e.to} (${e.action}, idle capacity ${e.idleCapacity.toFixed(2)} cores)`);
+  });
   let elu = performance.eventLoopUtilization();
   serveParent(async (msg, send) => {
+    if (msg.type === 'events') {
+      const metric = (await stack.registry.metrics()).split('\n').filter((l) => l.startsWith('netchannel_worker_scaling_total{kind="channel"'));
+      send({ type: 'events', lines: scaling, metric, at: (performance.now() - t0) / 1000 });
+      return;
+    }
     if (msg.type !== 'sample') return;
     const cpu = process.cpuUsage();
     const e = performance.eventLoopUtilization(elu);
@@ -105,7 +122,7 @@ interface Result {
 }
 
 async function runOnce(config: Config, shape: Shape, seconds: number, channels: number, cpuProf: string | undefined): Promise<Result> {
-  const execArgv = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
+  const execArgv = [...(cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : []), ...(process.env.SCALING_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])];
   const child = new ForkedChild(`receiver ${config.name}`, SELF, ['--receiver', JSON.stringify({ config, echo: shape.echo })], execArgv);
   try {
     const ready = await child.expect<Message & { addresses: string[] }>('ready');
@@ -136,6 +153,42 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/**
+ * Elastic channel workers under the receiver-bound load: one receiver with
+ * `workers: { channel: { min: 1, max: 2 } }` and one listen address, idle, then the
+ * short-message load for `seconds`, then idle again; prints its `worker-scaling` events
+ * with their times and the `netchannel_worker_scaling_total` series.
+ */
+export async function elasticDemo(seconds = 6, channels = 4): Promise<void> {
+  const config: Config = { name: 'elastic', listeners: 1, workers: { channel: { min: 1, max: 2 } } };
+  const child = new ForkedChild('receiver elastic', SELF, ['--receiver', JSON.stringify({ config, echo: false })]);
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  try {
+    const ready = await child.expect<Message & { addresses: string[] }>('ready');
+    const addresses = ready.addresses.map((a) => parseHostPort(a, 'tcp', false));
+    const shape = SHAPES.find((x) => x.name === 'short')!;
+    // A first connection starts the pool; then 2 s idle, the load, 3 s idle.
+    const probe = await WireGenerator.start({ addresses, channels: 1, sockets: 1, frameBytes: 1024, port: 80, maxBytes: 1024 });
+    await probe.finish();
+    await sleep(2000);
+    const loadAt = (await child.request<Message & { at: number }>({ type: 'events' }, 'events')).at;
+    const gen = await WireGenerator.start({ addresses, channels, sockets: shape.sockets, frameBytes: shape.frameBytes, port: 80 });
+    await sleep(seconds * 1000);
+    const a = await child.request<Sample>({ type: 'sample' }, 'sample');
+    await gen.finish(30_000);
+    gen.close();
+    const stopAt = (await child.request<Message & { at: number }>({ type: 'events' }, 'events')).at;
+    await sleep(3000);
+    const ev = await child.request<Message & { lines: string[]; metric: string[] }>({ type: 'events' }, 'events');
+    console.log(`\nelastic channel workers (min 1, max 2, one listener): load from ${loadAt.toFixed(1)} s to ${stopAt.toFixed(1)} s (${(a.bytes / MB).toFixed(0)} MB received)`);
+    for (const l of ev.lines) console.log(`  ${l}`);
+    if (ev.lines.length === 0) console.log('  (no worker-scaling event)');
+    for (const m of ev.metric) console.log(`  ${m}`);
+  } finally {
+    await child.shutdown(3000);
+  }
+}
+
 /** Options of {@link scalingBench}. */
 export interface ScalingBenchOptions {
   /** Interleaved rounds (medians are printed). @default 3 */
@@ -144,10 +197,8 @@ export interface ScalingBenchOptions {
   seconds?: number;
   /** Shapes to run. @default all (bulk, short, echo) */
   only?: string[];
-  /** Configurations by name. @default all of {@link configs} */
+  /** Configurations by name ({@link configByName}). @default {@link DEFAULT_CONFIGS} */
   configs?: string[];
-  /** Add wN-shared and wN-transfer for N > 2. */
-  workers?: number;
   /** TCP channels the generator opens. @default 4 */
   channels?: number;
   /** Directory for receiver CPU profiles (every thread). */
@@ -162,7 +213,7 @@ export async function scalingBench(o: ScalingBenchOptions = {}): Promise<void> {
   const seconds = o.seconds ?? 4;
   const channels = o.channels ?? 4;
   const shapes = SHAPES.filter((s) => !o.only || o.only.includes(s.name));
-  const list = configs(o.workers).filter((c) => !o.configs || o.configs.includes(c.name));
+  const list = (o.configs ?? DEFAULT_CONFIGS).map(configByName);
   console.log(`scaling bench: ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}; ${rounds} interleaved rounds × ${seconds} s; generator: ${channels} TCP channels in this process`);
   const out: Record<string, Record<string, Result[]>> = {};
   for (const shape of shapes) {
@@ -205,22 +256,24 @@ if (process.argv[1] === SELF) {
       seconds: { type: 'string', default: '4' },
       only: { type: 'string' },
       configs: { type: 'string' },
-      workers: { type: 'string' },
       channels: { type: 'string', default: '4' },
       'cpu-prof': { type: 'string' },
       json: { type: 'string' },
+      elastic: { type: 'boolean', default: false },
     },
   });
   if (values.receiver !== undefined) {
     const { config, echo } = JSON.parse(values.receiver) as { config: Config; echo: boolean };
     await receiver(config, echo);
+  } else if (values.elastic) {
+    await elasticDemo(Number(values.seconds), Number(values.channels));
+    process.exit(0);
   } else {
     await scalingBench({
       rounds: Number(values.rounds),
       seconds: Number(values.seconds),
       only: values.only?.split(','),
       configs: values.configs?.split(','),
-      workers: values.workers === undefined ? undefined : Number(values.workers),
       channels: Number(values.channels),
       cpuProf: values['cpu-prof'],
       json: values.json,

@@ -142,6 +142,24 @@ export interface ScalingEvent extends EventBase {
 }
 
 /**
+ * The elastic controller of a worker pool (channel workers or copy workers, see
+ * docs/multicore.md) changed its active worker count or parked idle workers. Not about
+ * one peer: `peer` is empty.
+ */
+export interface WorkerScalingEvent extends EventBase {
+  readonly type: 'worker-scaling';
+  readonly kind: 'channel' | 'copy';
+  readonly action: 'add' | 'remove' | 'park';
+  /** Active workers before and after. */
+  readonly from: number;
+  readonly to: number;
+  /** Idle capacity of the active workers in the sample that decided it, in cores. */
+  readonly idleCapacity: number;
+  /** Workers parked by this decision (copy workers only). */
+  readonly parked: number;
+}
+
+/**
  * Names of the limits a peer can run into (the `limit` of a {@link LimitHitEvent} and
  * the label of `netchannel_limit_hits_total`): a fixed set, so labels stay bounded.
  */
@@ -188,6 +206,7 @@ export type StackEvent =
   | SocketRemappedEvent
   | HolEvent
   | ScalingEvent
+  | WorkerScalingEvent
   | LimitHitEvent;
 
 /** Where components publish events (a Subject's `next`). */

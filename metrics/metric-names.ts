@@ -43,6 +43,7 @@ export const METRIC_NAMES: readonly string[] = [
   'netchannel_hol_active',
   'netchannel_socket_remaps_total',
   'netchannel_scaling_actions_total',
+  'netchannel_worker_scaling_total',
   'netchannel_errors_total',
   'netchannel_limit_hits_total',
 ];

@@ -87,6 +87,7 @@ export class StackMetrics {
   private readonly holEvents: Counter<'event'>;
   private readonly remaps: Counter<'mapping'>;
   private readonly scaling: Counter<'class' | 'policy' | 'direction'>;
+  private readonly workerScaling: Counter<'kind' | 'action'>;
   private readonly staleEvents: Counter<'class' | 'event'>;
   private readonly errors: Counter<'code'>;
   private readonly limitHits: Counter<'limit'>;
@@ -221,6 +222,13 @@ export class StackMetrics {
       labelNames: ['class', 'policy', 'direction'] as const,
       registers,
     });
+    this.workerScaling = new Counter({
+      name: 'netchannel_worker_scaling_total',
+      help: 'Decisions of the elastic worker controllers that changed something: a worker added, removed (drained) or parked, by pool kind',
+      labelNames: ['kind', 'action'] as const,
+      registers,
+    });
+    for (const kind of ['channel', 'copy']) for (const action of ['add', 'remove', 'park']) this.workerScaling.inc({ kind, action }, 0);
     this.staleEvents = new Counter({
       name: 'netchannel_channel_stale_events_total',
       help: 'Channels that went stale (no progress with data in flight; their segments reinjected), recovered, or were found late (overtaken by the others of their class; their segments reinjected)',
@@ -346,6 +354,9 @@ export class StackMetrics {
         break;
       case 'scaling':
         this.scaling.inc({ class: e.appClass, policy: e.policy, direction: e.direction });
+        break;
+      case 'worker-scaling':
+        this.workerScaling.inc({ kind: e.kind, action: e.action });
         break;
       case 'channel-rejected':
         this.error(e.code);

@@ -92,6 +92,8 @@ function describe(e: StackEvent): string | undefined {
       return `connect to virtual port ${e.remotePort} failed${peer} class=${e.appClass} error ${e.code}`;
     case 'scaling':
       return `scaling ${e.appClass} ${e.from}->${e.to} channels${peer} policy=${e.policy}`;
+    case 'worker-scaling':
+      return `${e.kind} workers ${e.from}->${e.to} (${e.action}${e.parked > 0 ? ` ${e.parked}` : ''}, idle capacity ${e.idleCapacity.toFixed(2)} cores)`;
     default:
       return undefined;
   }

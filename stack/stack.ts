@@ -131,7 +131,7 @@ export class Stack {
         removeChannel: (peer, dc) => peer.device.closeChannel(dc),
         emit: this.ctx.emit,
         keepalive: { intervalMs: options.keepaliveInterval, timeoutMs: options.keepaliveTimeout, staleAfterMs: options.staleAfter },
-        tickWorkers: () => void this.workers?.tick(),
+        tickWorkers: () => this.tickWorkers(),
       },
       { intervalMs: options.scheduler.interval, scaling: options.scheduler.scaling, bounds: options.scheduler.elastic },
     );
@@ -281,6 +281,14 @@ export class Stack {
     this.assertOpen('connect');
     this.addressList(address);
     return new VirtualSocket(socketInit(this.ctx.socketDefaults, o.appClass, o.sendBuffer));
+  }
+
+  /** Control tick of the worker pools: every decision that changed something becomes a `worker-scaling` event. */
+  private tickWorkers(): void {
+    for (const d of this.workers?.tick() ?? []) {
+      if (d.action === 'hold') continue;
+      this.ctx.emit({ type: 'worker-scaling', at: Date.now(), peer: '', kind: d.kind, action: d.action, from: d.from, to: d.target, idleCapacity: d.idleCapacity, parked: d.parked.length });
+    }
   }
 
   /** One address or 1-16 distinct ones, each valid for a registered driver. */

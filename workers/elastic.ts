@@ -148,8 +148,11 @@ export interface ElasticControllerOptions extends ElasticThresholds {
   min: number;
   max: number;
   /** Called with every decision that changes something. */
-  onDecision?: (d: ElasticDecision & { kind: 'channel' | 'copy'; from: number }) => void;
+  onDecision?: (d: ElasticReport) => void;
 }
+
+/** A decision of an {@link ElasticController}: which kind of pool, and its active count before. */
+export type ElasticReport = ElasticDecision & { kind: 'channel' | 'copy'; from: number };
 
 /**
  * Samples a target on every {@link tick} and applies {@link decideWorkers}. Call
@@ -171,8 +174,8 @@ export class ElasticController {
     }
   }
 
-  /** One control step: sample, decide, apply. Returns the decision. */
-  tick(now = performance.now()): ElasticDecision {
+  /** One control step: sample, decide, apply. Returns the decision, with the pool's kind and the count before. */
+  tick(now = performance.now()): ElasticReport {
     const samples = this.target.sample().map((s) => {
       if (s.utilization > 0 || !this.lastWork.has(s.id)) this.lastWork.set(s.id, now);
       return { ...s, lastWorkAt: this.lastWork.get(s.id)! };
@@ -180,7 +183,7 @@ export class ElasticController {
     const from = this.target.current();
     if (samples.length === 0) {
       // Nothing running (a pool not started yet, or fully parked with min 0): no evidence either way.
-      return { target: from, action: 'hold', idleCapacity: 0, parked: [], state: this.state };
+      return { target: from, action: 'hold', idleCapacity: 0, parked: [], state: this.state, kind: this.target.kind, from };
     }
     const d = decideWorkers({ now, workers: samples, current: from, min: this.options.min, max: this.options.max }, this.state, this.thresholds);
     this.state = d.state;
@@ -188,8 +191,9 @@ export class ElasticController {
       this.target.apply(d.target);
       for (const id of d.parked) this.lastWork.delete(id);
     }
-    if (d.target !== from || d.parked.length > 0) this.options.onDecision?.({ ...d, kind: this.target.kind, from });
-    return d;
+    const report: ElasticReport = { ...d, kind: this.target.kind, from };
+    if (d.target !== from || d.parked.length > 0) this.options.onDecision?.(report);
+    return report;
   }
 
   /** Ticks every `intervalMs` on an unreferenced timer (idempotent). */

@@ -10,7 +10,7 @@
 import { InvalidArgumentError } from '../errors/index.js';
 import { boolOption, intOption } from '../errors/validate.js';
 import { CopyPool } from './copy-pool.js';
-import { ElasticController, channelPoolTarget, copyPoolTarget, type ElasticDecision, type ElasticThresholds } from './elastic.js';
+import { ElasticController, channelPoolTarget, copyPoolTarget, type ElasticReport, type ElasticThresholds } from './elastic.js';
 import type { HandoffMode } from './protocol.js';
 import { inWorkers, DEFAULT_HANDOFF, type WorkerDriver, type WorkerDriverFactory } from './worker-driver.js';
 
@@ -28,6 +28,7 @@ export {
   channelPoolTarget,
   copyPoolTarget,
   type ElasticDecision,
+  type ElasticReport,
   type ElasticInput,
   type ElasticState,
   type ElasticTarget,
@@ -117,14 +118,14 @@ export interface WorkerRuntime {
   readonly transports: WorkerDriverFactory[];
   /** The copy pool, or null. */
   readonly copyPool: CopyPool | null;
-  /** One control step for every elastic controller (call it from the stack's control loop). */
-  tick(): ElasticDecision[];
+  /** One control step for every elastic controller (call it from the stack's control loop): every decision, `hold` included. */
+  tick(): WorkerScalingDecision[];
   /** Stops the copy pool and every channel-worker pool made by `transports`. */
   close(): Promise<void>;
 }
 
 /** An elastic decision as reported by a {@link WorkerRuntime}. */
-export type WorkerScalingDecision = ElasticDecision & { kind: 'channel' | 'copy'; from: number };
+export type WorkerScalingDecision = ElasticReport;
 
 /**
  * Builds the workers of one stack from its options: `transports` (to use instead of
@@ -152,7 +153,7 @@ export function createWorkerRuntimeFrom(o: ResolvedWorkersOptions | null, onDeci
     transports,
     copyPool,
     tick() {
-      const out: ElasticDecision[] = [];
+      const out: ElasticReport[] = [];
       if (o.channel) {
         for (const f of transports) {
           for (const d of f.drivers) {
