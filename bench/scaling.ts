@@ -15,13 +15,13 @@
  *
  *   node dist/bench/scaling.js [--rounds 3] [--seconds 4] [--only bulk,short,echo]
  *     [--configs inline,w1-shared,w3-transfer,w2-shared+copy1,…] [--channels 4]
- *     [--cpu-prof DIR (profiles every receiver thread)] [--json FILE]
+ *     [--transport tcp|unix] [--cpu-prof DIR (profiles every receiver thread)] [--json FILE]
  *   node dist/bench/scaling.js --elastic [--seconds 6]   (elastic channel workers: events under load)
  *   node dist/bench/cli.js scaling [--runs 3]
  * @packageDocumentation
  */
 import { writeFileSync } from 'node:fs';
-import os from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -40,6 +40,14 @@ interface Config {
   /** Listen addresses (one per channel worker). */
   listeners: number;
   workers?: StackOptions['workers'];
+}
+
+/** The transport between generator and receiver. */
+type Transport = 'tcp' | 'unix';
+
+/** A listen address as the generator dials it. */
+function dialAddress(a: string): { host: string; port: number } | { path: string } {
+  return a.startsWith('unix://') ? { path: a.slice('unix://'.length) } : parseHostPort(a, 'tcp', false);
 }
 
 /** A traffic shape. */
@@ -82,8 +90,8 @@ interface Sample extends Message {
 }
 
 // ---- the receiver (child process) -------------------------------------------------
-async function receiver(config: Config, echo: boolean): Promise<void> {
-  const stack = await createStack({ listen: Array.from({ length: config.listeners }, () => 'tcp://127.0.0.1:0'), ...(config.workers ? { workers: config.workers } : {}) });
+async function receiver(config: Config, echo: boolean, transport: Transport): Promise<void> {
+  const stack = await createStack({ listen: Array.from({ length: config.listeners }, (_, i) => (transport === 'unix' ? `unix://${tmpdir()}/netchannel-scaling-${process.pid}-${i}.sock` : 'tcp://127.0.0.1:0')), ...(config.workers ? { workers: config.workers } : {}) });
   let bytes = 0;
   (await stack.listen(80)).on('connection', (s: VirtualSocket) => {
     s.on('error', () => {});
@@ -121,12 +129,12 @@ interface Result {
   mainElu: number;
 }
 
-async function runOnce(config: Config, shape: Shape, seconds: number, channels: number, cpuProf: string | undefined): Promise<Result> {
+async function runOnce(config: Config, shape: Shape, seconds: number, channels: number, cpuProf: string | undefined, transport: Transport): Promise<Result> {
   const execArgv = [...(cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : []), ...(process.env.SCALING_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])];
-  const child = new ForkedChild(`receiver ${config.name}`, SELF, ['--receiver', JSON.stringify({ config, echo: shape.echo })], execArgv);
+  const child = new ForkedChild(`receiver ${config.name}`, SELF, ['--receiver', JSON.stringify({ config, echo: shape.echo, transport })], execArgv);
   try {
     const ready = await child.expect<Message & { addresses: string[] }>('ready');
-    const addresses = ready.addresses.map((a) => parseHostPort(a, 'tcp', false));
+    const addresses = ready.addresses.map(dialAddress);
     const gen = await WireGenerator.start({ addresses, channels, sockets: shape.sockets, frameBytes: shape.frameBytes, port: 80, echo: shape.echo });
     try {
       await new Promise((r) => setTimeout(r, 1000)); // warm-up
@@ -161,11 +169,11 @@ const median = (xs: number[]): number => {
  */
 export async function elasticDemo(seconds = 6, channels = 4): Promise<void> {
   const config: Config = { name: 'elastic', listeners: 1, workers: { channel: { min: 1, max: 2 } } };
-  const child = new ForkedChild('receiver elastic', SELF, ['--receiver', JSON.stringify({ config, echo: false })]);
+  const child = new ForkedChild('receiver elastic', SELF, ['--receiver', JSON.stringify({ config, echo: false, transport: 'tcp' })]);
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   try {
     const ready = await child.expect<Message & { addresses: string[] }>('ready');
-    const addresses = ready.addresses.map((a) => parseHostPort(a, 'tcp', false));
+    const addresses = ready.addresses.map(dialAddress);
     const shape = SHAPES.find((x) => x.name === 'short')!;
     // A first connection starts the pool; then 2 s idle, the load, 3 s idle.
     const probe = await WireGenerator.start({ addresses, channels: 1, sockets: 1, frameBytes: 1024, port: 80, maxBytes: 1024 });
@@ -201,6 +209,8 @@ export interface ScalingBenchOptions {
   configs?: string[];
   /** TCP channels the generator opens. @default 4 */
   channels?: number;
+  /** Transport between generator and receiver: loopback TCP, or unix sockets (less kernel work per byte). @default 'tcp' */
+  transport?: Transport;
   /** Directory for receiver CPU profiles (every thread). */
   cpuProf?: string;
   /** Write the results as JSON here. */
@@ -214,13 +224,13 @@ export async function scalingBench(o: ScalingBenchOptions = {}): Promise<void> {
   const channels = o.channels ?? 4;
   const shapes = SHAPES.filter((s) => !o.only || o.only.includes(s.name));
   const list = (o.configs ?? DEFAULT_CONFIGS).map(configByName);
-  console.log(`scaling bench: ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}; ${rounds} interleaved rounds × ${seconds} s; generator: ${channels} TCP channels in this process`);
+  console.log(`scaling bench: ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}; ${rounds} interleaved rounds × ${seconds} s; generator: ${channels} ${o.transport ?? 'tcp'} channels in this process`);
   const out: Record<string, Record<string, Result[]>> = {};
   for (const shape of shapes) {
     out[shape.name] = {};
     for (let r = 0; r < rounds; r++) {
       for (const c of list) {
-        const res = await runOnce(c, shape, seconds, channels, o.cpuProf);
+        const res = await runOnce(c, shape, seconds, channels, o.cpuProf, o.transport ?? 'tcp');
         (out[shape.name]![c.name] ??= []).push(res);
         process.stderr.write(`  ${shape.name} round ${r + 1} ${c.name}: ${res.mbs.toFixed(0)} MB/s, receiver ${res.receiverCores.toFixed(2)} cores (main ELU ${res.mainElu.toFixed(2)}), generator ${res.generatorCores.toFixed(2)} (kernel ${res.generatorSys.toFixed(2)})\n`);
       }
@@ -260,11 +270,12 @@ if (process.argv[1] === SELF) {
       'cpu-prof': { type: 'string' },
       json: { type: 'string' },
       elastic: { type: 'boolean', default: false },
+      transport: { type: 'string', default: 'tcp' },
     },
   });
   if (values.receiver !== undefined) {
-    const { config, echo } = JSON.parse(values.receiver) as { config: Config; echo: boolean };
-    await receiver(config, echo);
+    const { config, echo, transport } = JSON.parse(values.receiver) as { config: Config; echo: boolean; transport: Transport };
+    await receiver(config, echo, transport);
   } else if (values.elastic) {
     await elasticDemo(Number(values.seconds), Number(values.channels));
     process.exit(0);
@@ -277,6 +288,7 @@ if (process.argv[1] === SELF) {
       channels: Number(values.channels),
       cpuProf: values['cpu-prof'],
       json: values.json,
+      transport: values.transport === 'unix' ? 'unix' : 'tcp',
     });
     process.exit(0);
   }

@@ -25,8 +25,8 @@ import { seqDiff } from '../../vns/seq.js';
 
 /** Options of {@link WireGenerator.start}. */
 export interface WireGenOptions {
-  /** Acceptor addresses (`host:port`); channels are dialed round-robin over them. */
-  addresses: readonly { host: string; port: number }[];
+  /** Acceptor addresses (TCP host and port, or a unix socket path); channels are dialed round-robin over them. */
+  addresses: readonly ({ host: string; port: number } | { path: string })[];
   /** TCP connections (throughput channels). */
   channels: number;
   /** Virtual sockets to open. */
@@ -152,7 +152,7 @@ export class WireGenerator {
 
   private async dial(index: number): Promise<void> {
     const addr = this.o.addresses[index % this.o.addresses.length]!;
-    const sock = net.connect({ host: addr.host, port: addr.port, noDelay: true });
+    const sock = 'path' in addr ? net.connect({ path: addr.path }) : net.connect({ host: addr.host, port: addr.port, noDelay: true });
     const chan: Chan = { sock, free: [], rx: 0, acked: 0, next: 0 };
     for (let b = 0; b < BATCHES_PER_CHANNEL; b++) chan.free.push(this.batchBuffer());
     const dec = new FrameDecoder({ maxPayload: 16 * 1024 * 1024 });
