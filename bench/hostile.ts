@@ -1,7 +1,7 @@
 /**
  * Hostile-peer bench (not run in CI): the attacks of the "Hostile peers" issue against a
  * victim stack in a child process, with the victim's RSS before, at peak and after GC.
- *   node --expose-gc dist/bench/hostile.js [--burst 20000] [--only never-ack,reorder,…] [--settle 2500 (ms idle before the after-GC sample)] [--victim-options '{"memoryBudget":67108864}']
+ *   node --expose-gc dist/bench/hostile.js [--burst 20000] [--only never-ack,reorder,…] [--settle 2500 (ms idle before the after-GC sample)] [--victim-options '{"memoryBudget":67108864}'] [--no-baseline]
  * The victim runs with default options unless `--victim-options` (JSON) says otherwise.
  * Attacks, one after another (each attacker leaves with BYE, then the victim is GC'd):
  *   never-ack   a peer grants 512 MiB (MAX_GRANT) and never acknowledges; it sends 128 MiB to echo
@@ -9,11 +9,15 @@
  *   sync-flood  10,000 SYNCs from one host id
  *   slowloris   200 connections dribbling a HELLO, and a legitimate connect timed during it
  *   burst       a legitimate client opens and closes `--burst` sockets (64 KiB echoed each)
+ * Then (unless `--no-baseline`) the same burst against a plain node:net echo server in a fresh
+ * child, for what Node and the allocator leave behind on their own.
  * @packageDocumentation
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createStack, type StackOptions, type VirtualSocket } from '../index.js';
 import { parseHostPort } from '../netdriver/address.js';
@@ -21,7 +25,7 @@ import { controlFrame, FrameType, type Frame } from '../netdriver/frame.js';
 import { helloBytes, rawConnection, rawPeer, type RawPeer } from '../test/raw-peer.js';
 import { MAX_GRANT } from '../vns/seq.js';
 
-const { values } = parseArgs({ options: { victim: { type: 'boolean', default: false }, burst: { type: 'string', default: '20000' }, only: { type: 'string', default: '' }, settle: { type: 'string', default: '2500' }, 'victim-options': { type: 'string', default: '{}' } } });
+const { values } = parseArgs({ options: { victim: { type: 'boolean', default: false }, 'net-victim': { type: 'boolean', default: false }, 'no-baseline': { type: 'boolean', default: false }, burst: { type: 'string', default: '20000' }, only: { type: 'string', default: '' }, settle: { type: 'string', default: '2500' }, 'victim-options': { type: 'string', default: '{}' } } });
 const MiB = 2 ** 20;
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -29,13 +33,25 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 type Req = { type: 'rss'; settleMs: number } | { type: 'reset-peak' };
 type Rep = { type: 'ready'; address: string } | { type: 'rss'; rss: number; peak: number; peakBuffers: number; heap: number; heapTotal: number; buffers: number; sockets: number; peers: number; limitHits: number };
 
-if (values.victim) {
-  // ---- the victim: a stack with an echo service on port 80 -------------------------
-  const options = JSON.parse(values['victim-options']) as StackOptions;
-  const server = await createStack({ ...options, listen: ['tcp://127.0.0.1:0'] });
-  (await server.listen(80)).on('connection', (s: VirtualSocket) => s.on('error', () => {}).pipe(s));
+if (values.victim || values['net-victim']) {
+  // ---- the victim: a stack with an echo service on port 80, or (baseline) a node:net echo server
+  let address: string;
+  let sockets = (): number => 0;
+  let peers = (): number => 0;
   let limitHits = 0;
-  server.events$.subscribe((e) => void (e.type === 'limit-hit' && limitHits++));
+  if (values.victim) {
+    const options = JSON.parse(values['victim-options']) as StackOptions;
+    const server = await createStack({ ...options, listen: ['tcp://127.0.0.1:0'] });
+    (await server.listen(80)).on('connection', (s: VirtualSocket) => s.on('error', () => {}).pipe(s));
+    server.events$.subscribe((e) => void (e.type === 'limit-hit' && limitHits++));
+    sockets = () => server.peers.reduce((n, s) => n + s.sockets.size, 0);
+    peers = () => server.peers.length;
+    address = server.addresses[0]!;
+  } else {
+    const srv = net.createServer((s) => s.on('error', () => {}).pipe(s));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    address = `tcp://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  }
   let peak = 0;
   let peakBuffers = 0;
   setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5).unref();
@@ -50,19 +66,21 @@ if (values.victim) {
       gc();
       await sleep(50);
       gc();
-      const sockets = server.peers.reduce((n, s) => n + s.sockets.size, 0);
       const mu = process.memoryUsage();
-      process.send!({ type: 'rss', rss: mu.rss, peak: p, peakBuffers: pb, heap: mu.heapUsed, heapTotal: mu.heapTotal, buffers: mu.arrayBuffers, sockets, peers: server.peers.length, limitHits } satisfies Rep);
+      process.send!({ type: 'rss', rss: mu.rss, peak: p, peakBuffers: pb, heap: mu.heapUsed, heapTotal: mu.heapTotal, buffers: mu.arrayBuffers, sockets: sockets(), peers: peers(), limitHits } satisfies Rep);
     })();
   });
   process.on('disconnect', () => process.exit(0));
-  process.send!({ type: 'ready', address: server.addresses[0]! } satisfies Rep);
+  process.send!({ type: 'ready', address } satisfies Rep);
 } else {
   await main();
 }
 
-async function main(): Promise<void> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--victim', '--victim-options', values['victim-options']], { execArgv: ['--expose-gc'] });
+type RssRep = Extract<Rep, { type: 'rss' }>;
+
+/** Forks a victim (`--victim` or `--net-victim`) and returns its address and RSS probe. */
+async function startVictim(flag: '--victim' | '--net-victim'): Promise<{ child: ChildProcess; address: string; port: number; next: () => Promise<Rep>; measure: (settleMs?: number) => Promise<RssRep> }> {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [flag, '--victim-options', values['victim-options']], { execArgv: ['--expose-gc'] });
   const replies: Rep[] = [];
   let wake: (() => void) | null = null;
   child.on('message', (m: Rep) => {
@@ -74,12 +92,38 @@ async function main(): Promise<void> {
     return replies.shift()!;
   };
   const ready = (await next()) as Extract<Rep, { type: 'ready' }>;
-  const address = ready.address;
-  const port = parseHostPort(address, 'tcp', false).port;
-  const measure = async (settleMs = Number(values.settle)): Promise<Extract<Rep, { type: 'rss' }>> => {
+  const measure = async (settleMs = Number(values.settle)): Promise<RssRep> => {
     child.send({ type: 'rss', settleMs } satisfies Req);
-    return (await next()) as Extract<Rep, { type: 'rss' }>;
+    return (await next()) as RssRep;
   };
+  return { child, address: ready.address, port: parseHostPort(ready.address, 'tcp', false).port, next, measure };
+}
+
+/** `--burst` connections, 256 at a time, each echoing 64 KiB through `open`'s socket. */
+async function burstOf(count: number, open: () => Promise<Duplex>): Promise<number> {
+  const payload = Buffer.alloc(64 * 1024, 9);
+  let done = 0;
+  const t0 = performance.now();
+  while (done < count) {
+    const n = Math.min(256, count - done);
+    await Promise.all(
+      Array.from({ length: n }, async () => {
+        const s = await open();
+        let got = 0;
+        s.on('data', (d: Buffer) => (got += d.length));
+        s.end(payload);
+        await once(s, 'end');
+        if (got !== payload.length) throw new Error(`echo returned ${got} bytes`);
+        s.destroy();
+      }),
+    );
+    done += n;
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+async function main(): Promise<void> {
+  const { child, address, port, next, measure } = await startVictim('--victim');
   const fmt = (b: number): string => `${(b / MiB).toFixed(1)} MiB`;
   const signed = (b: number): string => `${b >= 0 ? '+' : '−'}${fmt(Math.abs(b))}`;
   const base = await measure(100);
@@ -200,25 +244,7 @@ async function main(): Promise<void> {
   const burst = Number(values.burst);
   await attack('burst', async () => {
     const client = await createStack({ channels: { throughput: 2, latency: 0 } });
-    const payload = Buffer.alloc(64 * 1024, 9);
-    let done = 0;
-    const t0 = performance.now();
-    while (done < burst) {
-      const n = Math.min(256, burst - done);
-      await Promise.all(
-        Array.from({ length: n }, async () => {
-          const s = await client.connect(address, 80);
-          let got = 0;
-          s.on('data', (d: Buffer) => (got += d.length));
-          s.end(payload);
-          await once(s, 'end');
-          if (got !== payload.length) throw new Error(`echo returned ${got} bytes`);
-          s.destroy();
-        }),
-      );
-      done += n;
-    }
-    const secs = (performance.now() - t0) / 1000;
+    const secs = await burstOf(burst, () => client.connect(address, 80));
     await client.close();
     return `${burst} sockets opened, echoed 64 KiB and closed in ${secs.toFixed(1)} s`;
   });
@@ -227,5 +253,21 @@ async function main(): Promise<void> {
   console.log(`overall: baseline ${fmt(base.rss)}, worst peak ${fmt(worstPeak)} (${signed(worstPeak - base.rss)}), final after GC ${fmt(end.rss)} (${signed(end.rss - base.rss)})`);
   child.disconnect();
   child.kill();
+  if (!values['no-baseline'] && (only === null || only.has('burst'))) {
+    // The same burst against a plain node:net echo server: what Node and the allocator
+    // alone leave behind (same payload, concurrency and settle time).
+    const v = await startVictim('--net-victim');
+    const b = await v.measure(100);
+    v.child.send({ type: 'reset-peak' } satisfies Req);
+    const secs = await burstOf(burst, async () => {
+      const s = net.connect(v.port, '127.0.0.1');
+      await once(s, 'connect');
+      return s;
+    });
+    const a = await v.measure();
+    console.log(`baseline: the same burst against a node:net echo server (${secs.toFixed(1)} s): RSS ${fmt(b.rss)} before, peak ${signed(a.peak - b.rss)}, after GC ${signed(a.rss - b.rss)} (JS heap ${fmt(a.heap)} of ${fmt(a.heapTotal)})`);
+    v.child.disconnect();
+    v.child.kill();
+  }
   process.exit(0);
 }
