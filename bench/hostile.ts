@@ -9,8 +9,9 @@
  *   sync-flood  10,000 SYNCs from one host id
  *   slowloris   200 connections dribbling a HELLO, and a legitimate connect timed during it
  *   burst       a legitimate client opens and closes `--burst` sockets (64 KiB echoed each)
- * Then (unless `--no-baseline`) the same burst against a plain node:net echo server in a fresh
- * child, for what Node and the allocator leave behind on their own.
+ * Then (unless `--no-baseline`), in a fresh child, node:net baselines for what Node and the
+ * allocator leave behind on their own: the reorder flood's 630 MiB into a node:net server that
+ * keeps the newest 32 MiB (the reorder cap), and the burst against a node:net echo server.
  * @packageDocumentation
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -31,7 +32,7 @@ const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type Req = { type: 'rss'; settleMs: number } | { type: 'reset-peak' };
-type Rep = { type: 'ready'; address: string } | { type: 'rss'; rss: number; peak: number; peakBuffers: number; heap: number; heapTotal: number; buffers: number; sockets: number; peers: number; limitHits: number };
+type Rep = { type: 'ready'; address: string; holdPort: number } | { type: 'rss'; rss: number; peak: number; peakBuffers: number; heap: number; heapTotal: number; buffers: number; sockets: number; peers: number; limitHits: number };
 
 if (values.victim || values['net-victim']) {
   // ---- the victim: a stack with an echo service on port 80, or (baseline) a node:net echo server
@@ -39,6 +40,7 @@ if (values.victim || values['net-victim']) {
   let sockets = (): number => 0;
   let peers = (): number => 0;
   let limitHits = 0;
+  let holdPort = 0;
   if (values.victim) {
     const options = JSON.parse(values['victim-options']) as StackOptions;
     const server = await createStack({ ...options, listen: ['tcp://127.0.0.1:0'] });
@@ -51,6 +53,23 @@ if (values.victim || values['net-victim']) {
     const srv = net.createServer((s) => s.on('error', () => {}).pipe(s));
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     address = `tcp://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    // A second server that keeps the newest 32 MiB it received (what the
+    // stack's maxReorderBytes lets a flood make it hold) and drops the rest
+    const hold = net.createServer((s) => {
+      let held: Buffer[] = [];
+      let bytes = 0;
+      s.on('error', () => {});
+      s.on('data', (d: Buffer) => {
+        held.push(d);
+        for (bytes += d.length; bytes > 32 * MiB; ) bytes -= held.shift()!.length;
+      });
+      s.on('end', () => {
+        [held, bytes] = [[], 0];
+        s.end();
+      });
+    });
+    await new Promise<void>((r) => hold.listen(0, '127.0.0.1', r));
+    holdPort = (hold.address() as AddressInfo).port;
   }
   let peak = 0;
   let peakBuffers = 0;
@@ -71,7 +90,7 @@ if (values.victim || values['net-victim']) {
     })();
   });
   process.on('disconnect', () => process.exit(0));
-  process.send!({ type: 'ready', address } satisfies Rep);
+  process.send!({ type: 'ready', address, holdPort } satisfies Rep);
 } else {
   await main();
 }
@@ -79,7 +98,7 @@ if (values.victim || values['net-victim']) {
 type RssRep = Extract<Rep, { type: 'rss' }>;
 
 /** Forks a victim (`--victim` or `--net-victim`) and returns its address and RSS probe. */
-async function startVictim(flag: '--victim' | '--net-victim'): Promise<{ child: ChildProcess; address: string; port: number; next: () => Promise<Rep>; measure: (settleMs?: number) => Promise<RssRep> }> {
+async function startVictim(flag: '--victim' | '--net-victim'): Promise<{ child: ChildProcess; address: string; port: number; holdPort: number; next: () => Promise<Rep>; measure: (settleMs?: number) => Promise<RssRep> }> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), [flag, '--victim-options', values['victim-options']], { execArgv: ['--expose-gc'] });
   const replies: Rep[] = [];
   let wake: (() => void) | null = null;
@@ -96,7 +115,7 @@ async function startVictim(flag: '--victim' | '--net-victim'): Promise<{ child: 
     child.send({ type: 'rss', settleMs } satisfies Req);
     return (await next()) as RssRep;
   };
-  return { child, address: ready.address, port: parseHostPort(ready.address, 'tcp', false).port, next, measure };
+  return { child, address: ready.address, port: parseHostPort(ready.address, 'tcp', false).port, holdPort: ready.holdPort, next, measure };
 }
 
 /** `--burst` connections, 256 at a time, each echoing 64 KiB through `open`'s socket. */
@@ -253,21 +272,43 @@ async function main(): Promise<void> {
   console.log(`overall: baseline ${fmt(base.rss)}, worst peak ${fmt(worstPeak)} (${signed(worstPeak - base.rss)}), final after GC ${fmt(end.rss)} (${signed(end.rss - base.rss)})`);
   child.disconnect();
   child.kill();
-  if (!values['no-baseline'] && (only === null || only.has('burst'))) {
-    // The same burst against a plain node:net echo server: what Node and the allocator
-    // alone leave behind (same payload, concurrency and settle time).
-    const v = await startVictim('--net-victim');
-    const b = await v.measure(100);
-    v.child.send({ type: 'reset-peak' } satisfies Req);
-    const secs = await burstOf(burst, async () => {
-      const s = net.connect(v.port, '127.0.0.1');
-      await once(s, 'connect');
-      return s;
-    });
-    const a = await v.measure();
-    console.log(`baseline: the same burst against a node:net echo server (${secs.toFixed(1)} s): RSS ${fmt(b.rss)} before, peak ${signed(a.peak - b.rss)}, after GC ${signed(a.rss - b.rss)} (JS heap ${fmt(a.heap)} of ${fmt(a.heapTotal)})`);
-    v.child.disconnect();
-    v.child.kill();
+  if (!values['no-baseline']) {
+    // Baselines, each in a fresh child: what Node and the allocator leave behind on their own.
+    const phase = async (name: string, run: (v: { port: number; holdPort: number }) => Promise<string>): Promise<void> => {
+      const v = await startVictim('--net-victim');
+      v.child.send({ type: 'reset-peak' } satisfies Req);
+      const b = await v.measure(100);
+      const note = await run(v);
+      const a = await v.measure();
+      console.log(`baseline ${name}: RSS ${fmt(b.rss)} before, peak ${signed(a.peak - b.rss)}, after GC ${signed(a.rss - b.rss)} (JS heap ${fmt(a.heap)} of ${fmt(a.heapTotal)}); ${note}`);
+      v.child.disconnect();
+      v.child.kill();
+    };
+    if (only === null || only.has('reorder')) {
+      await phase('flood', async (v) => {
+        const chunk = Buffer.alloc(64 * 1024 + 24, 1);
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            const s = net.connect(v.holdPort, '127.0.0.1');
+            await once(s, 'connect');
+            for (let i = 0; i < 157.5 * 16; i++) if (!s.write(chunk)) await once(s, 'drain');
+            s.end();
+            await once(s, 'close');
+          }),
+        );
+        return 'a node:net server that keeps the newest 32 MiB of what it reads (the reorder cap), flooded with the same 630 MiB from 4 connections';
+      });
+    }
+    if (only === null || only.has('burst')) {
+      await phase('burst', async (v) => {
+        const secs = await burstOf(burst, async () => {
+          const s = net.connect(v.port, '127.0.0.1');
+          await once(s, 'connect');
+          return s;
+        });
+        return `the same burst against a node:net echo server (${secs.toFixed(1)} s)`;
+      });
+    }
   }
   process.exit(0);
 }
