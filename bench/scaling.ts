@@ -18,6 +18,7 @@
  *     [--transport tcp|unix] [--cpu-prof DIR (profiles every receiver thread)] [--json FILE]
  *   node dist/bench/scaling.js --elastic [--seconds 6]   (elastic channel workers: events under load)
  *   node dist/bench/cli.js scaling [--runs 3]
+ * SCALING_NODE_OPTIONS (e.g. `--trace-gc`) adds Node options to every receiver child.
  * @packageDocumentation
  */
 import { writeFileSync } from 'node:fs';
@@ -178,6 +179,7 @@ export async function elasticDemo(seconds = 6, channels = 4): Promise<void> {
     // A first connection starts the pool; then 2 s idle, the load, 3 s idle.
     const probe = await WireGenerator.start({ addresses, channels: 1, sockets: 1, frameBytes: 1024, port: 80, maxBytes: 1024 });
     await probe.finish();
+    probe.close();
     await sleep(2000);
     const loadAt = (await child.request<Message & { at: number }>({ type: 'events' }, 'events')).at;
     const gen = await WireGenerator.start({ addresses, channels, sockets: shape.sockets, frameBytes: shape.frameBytes, port: 80 });
