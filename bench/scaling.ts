@@ -26,10 +26,11 @@ import os, { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createStack, type StackOptions, type VirtualSocket } from '../index.js';
 import { parseHostPort } from '../netdriver/address.js';
 import { ForkedChild, serveParent, type Message } from './lib/child.js';
-import { renderTable } from './lib/stats.js';
+import { renderTable, summarize } from './lib/stats.js';
 import { WireGenerator } from './lib/wire-gen.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -138,10 +139,10 @@ async function runOnce(config: Config, shape: Shape, seconds: number, channels: 
     const addresses = ready.addresses.map(dialAddress);
     const gen = await WireGenerator.start({ addresses, channels, sockets: shape.sockets, frameBytes: shape.frameBytes, port: 80, echo: shape.echo });
     try {
-      await new Promise((r) => setTimeout(r, 1000)); // warm-up
+      await sleep(1000); // warm-up
       const a = await child.request<Sample>({ type: 'sample' }, 'sample');
       const g0 = process.cpuUsage();
-      await new Promise((r) => setTimeout(r, seconds * 1000));
+      await sleep(seconds * 1000);
       const b = await child.request<Sample>({ type: 'sample' }, 'sample');
       const g = process.cpuUsage(g0);
       const wall = (b.at - a.at) / 1000;
@@ -156,12 +157,6 @@ async function runOnce(config: Config, shape: Shape, seconds: number, channels: 
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 /**
  * Elastic channel workers under the receiver-bound load: one receiver with
  * `workers: { channel: { min: 1, max: 2 } }` and one listen address, idle, then the
@@ -171,7 +166,6 @@ const median = (xs: number[]): number => {
 export async function elasticDemo(seconds = 6, channels = 4): Promise<void> {
   const config: Config = { name: 'elastic', listeners: 1, workers: { channel: { min: 1, max: 2 } } };
   const child = new ForkedChild('receiver elastic', SELF, ['--receiver', JSON.stringify({ config, echo: false, transport: 'tcp' })]);
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   try {
     const ready = await child.expect<Message & { addresses: string[] }>('ready');
     const addresses = ready.addresses.map(dialAddress);
@@ -237,24 +231,24 @@ export async function scalingBench(o: ScalingBenchOptions = {}): Promise<void> {
         process.stderr.write(`  ${shape.name} round ${r + 1} ${c.name}: ${res.mbs.toFixed(0)} MB/s, receiver ${res.receiverCores.toFixed(2)} cores (main ELU ${res.mainElu.toFixed(2)}), generator ${res.generatorCores.toFixed(2)} (kernel ${res.generatorSys.toFixed(2)})\n`);
       }
     }
-    const inline = out[shape.name]!.inline ? median(out[shape.name]!.inline!.map((x) => x.mbs)) : NaN;
+    const byConfig = out[shape.name]!;
+    const median = (rs: Result[], key: keyof Result): number => summarize(rs.map((x) => x[key])).median;
+    const inline = byConfig.inline ? median(byConfig.inline, 'mbs') : NaN;
     const rows = list.map((c) => {
-      const rs = out[shape.name]![c.name]!;
-      const mbs = rs.map((x) => x.mbs);
-      const m = median(mbs);
+      const rs = byConfig[c.name]!;
+      const mbs = summarize(rs.map((x) => x.mbs));
       return [
         c.name,
-        m.toFixed(0),
-        `${Math.min(...mbs).toFixed(0)}–${Math.max(...mbs).toFixed(0)}`,
-        median(rs.map((x) => x.receiverCores)).toFixed(2),
-        median(rs.map((x) => x.mainElu)).toFixed(2),
-        (m / median(rs.map((x) => x.receiverCores))).toFixed(0),
-        median(rs.map((x) => x.generatorCores)).toFixed(2),
-        Number.isNaN(inline) ? '—' : `${(m / inline).toFixed(2)}×`,
+        mbs.median.toFixed(0),
+        `${mbs.min.toFixed(0)}–${mbs.max.toFixed(0)}`,
+        median(rs, 'receiverCores').toFixed(2),
+        median(rs, 'mainElu').toFixed(2),
+        (mbs.median / median(rs, 'receiverCores')).toFixed(0),
+        median(rs, 'generatorCores').toFixed(2),
+        Number.isNaN(inline) ? '—' : `${(mbs.median / inline).toFixed(2)}×`,
       ];
     });
-    const s = shapes.find((x) => x.name === shape.name)!;
-    console.log(`\n${shape.name}: ${s.sockets} sockets, ${s.frameBytes / 1024} KiB frames${s.echo ? ', echoed' : ''} (medians of ${rounds})`);
+    console.log(`\n${shape.name}: ${shape.sockets} sockets, ${shape.frameBytes / 1024} KiB frames${shape.echo ? ', echoed' : ''} (medians of ${rounds})`);
     console.log(renderTable(['receiver', 'MB/s', 'range', 'receiver cores', 'main ELU', 'MB per CPU-s', 'generator cores', 'vs inline'], rows));
   }
   if (o.json) writeFileSync(o.json, JSON.stringify(out, null, 2));

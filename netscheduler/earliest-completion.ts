@@ -102,9 +102,10 @@ export function earliestCompletion(options: EarliestCompletionOptions = {}): Pol
       if (segment.kind === 'control') return undefined; // the stack's default: least queued
       let fastest = 0;
       for (const c of channels) if (c.deliveryRate > fastest) fastest = c.deliveryRate;
-      let total = 0;
-      if (fastest > 0) for (const c of channels) total += effectiveRate(c, fastest, band);
       const window = segment.sendWindow ?? Infinity;
+      // The others' combined rate, for BLEST: only needed when the window is known.
+      let total = 0;
+      if (fastest > 0 && window !== Infinity) for (const c of channels) total += effectiveRate(c, fastest, band);
       let bestAt = Infinity;
       for (const c of channels) {
         const at = completion(c, segment.bytes, fastest, band);

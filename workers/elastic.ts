@@ -148,11 +148,11 @@ export interface ElasticControllerOptions extends ElasticThresholds {
   min: number;
   max: number;
   /** Called with every decision that changes something. */
-  onDecision?: (d: ElasticReport) => void;
+  onDecision?: (d: WorkerScalingDecision) => void;
 }
 
-/** A decision of an {@link ElasticController}: which kind of pool, and its active count before. */
-export type ElasticReport = ElasticDecision & { kind: 'channel' | 'copy'; from: number };
+/** A decision of an {@link ElasticController}, with which kind of pool it is about and its active count before. */
+export type WorkerScalingDecision = ElasticDecision & { kind: 'channel' | 'copy'; from: number };
 
 /**
  * Samples a target on every {@link tick} and applies {@link decideWorkers}. Call
@@ -175,7 +175,7 @@ export class ElasticController {
   }
 
   /** One control step: sample, decide, apply. Returns the decision, with the pool's kind and the count before. */
-  tick(now = performance.now()): ElasticReport {
+  tick(now = performance.now()): WorkerScalingDecision {
     const samples = this.target.sample().map((s) => {
       if (s.utilization > 0 || !this.lastWork.has(s.id)) this.lastWork.set(s.id, now);
       return { ...s, lastWorkAt: this.lastWork.get(s.id)! };
@@ -191,7 +191,7 @@ export class ElasticController {
       this.target.apply(d.target);
       for (const id of d.parked) this.lastWork.delete(id);
     }
-    const report: ElasticReport = { ...d, kind: this.target.kind, from };
+    const report: WorkerScalingDecision = { ...d, kind: this.target.kind, from };
     if (d.target !== from || d.parked.length > 0) this.options.onDecision?.(report);
     return report;
   }

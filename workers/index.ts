@@ -10,7 +10,7 @@
 import { InvalidArgumentError } from '../errors/index.js';
 import { boolOption, intOption } from '../errors/validate.js';
 import { CopyPool } from './copy-pool.js';
-import { ElasticController, channelPoolTarget, copyPoolTarget, type ElasticReport, type ElasticThresholds } from './elastic.js';
+import { ElasticController, channelPoolTarget, copyPoolTarget, type ElasticThresholds, type WorkerScalingDecision } from './elastic.js';
 import type { HandoffMode } from './protocol.js';
 import { inWorkers, DEFAULT_HANDOFF, type WorkerDriver, type WorkerDriverFactory } from './worker-driver.js';
 
@@ -28,7 +28,7 @@ export {
   channelPoolTarget,
   copyPoolTarget,
   type ElasticDecision,
-  type ElasticReport,
+  type WorkerScalingDecision,
   type ElasticInput,
   type ElasticState,
   type ElasticTarget,
@@ -124,9 +124,6 @@ export interface WorkerRuntime {
   close(): Promise<void>;
 }
 
-/** An elastic decision as reported by a {@link WorkerRuntime}. */
-export type WorkerScalingDecision = ElasticReport;
-
 /**
  * Builds the workers of one stack from its options: `transports` (to use instead of
  * `tcp()`/`unix()`), the copy pool and the elastic controllers (`tick()` them).
@@ -153,7 +150,7 @@ export function createWorkerRuntimeFrom(o: ResolvedWorkersOptions | null, onDeci
     transports,
     copyPool,
     tick() {
-      const out: ElasticReport[] = [];
+      const out: WorkerScalingDecision[] = [];
       if (o.channel) {
         for (const f of transports) {
           for (const d of f.drivers) {

@@ -15,7 +15,7 @@ describe('wire generator (bench/scaling.ts) against an inline receiver', () => {
     stack = null;
   });
 
-  async function receiver(echo: boolean): Promise<{ address: { host: string; port: number }[]; counts: number[]; ended: () => number; resets: () => number }> {
+  async function receiver(echo: boolean): Promise<{ address: { host: string; port: number }[]; counts: number[]; ended: () => number; socketErrors: () => number }> {
     stack = await createStack({ listen: ['tcp://127.0.0.1:0', 'tcp://127.0.0.1:0'], window: WINDOW });
     const counts: number[] = [];
     let ended = 0;
@@ -27,7 +27,7 @@ describe('wire generator (bench/scaling.ts) against an inline receiver', () => {
       if (echo) s.pipe(s);
       s.on('data', (d: Buffer) => (counts[i]! += d.length));
     });
-    return { address: stack.addresses.map((a) => parseHostPort(a, 'tcp', false)), counts, ended: () => ended, resets: () => errors };
+    return { address: stack.addresses.map((a) => parseHostPort(a, 'tcp', false)), counts, ended: () => ended, socketErrors: () => errors };
   }
 
   for (const shape of [
@@ -44,7 +44,7 @@ describe('wire generator (bench/scaling.ts) against an inline receiver', () => {
         expect(stats.sent).toBeGreaterThanOrEqual(shape.bytes);
         expect(r.ended()).toBe(shape.sockets);
         expect(r.counts.reduce((a, b) => a + b, 0)).toBe(stats.sent);
-        expect(r.resets()).toBe(0);
+        expect(r.socketErrors()).toBe(0);
         // it ran on credit: the sockets' initial windows together are far below what was sent,
         // and a byte past a grant would have been a PROTOCOL reset (counted above)
         expect(stats.sent).toBeGreaterThan(2 * shape.sockets * WINDOW);

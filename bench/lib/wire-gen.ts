@@ -51,8 +51,8 @@ export interface WireGenStats {
   sent: number;
   /** In-order echoed payload bytes received. */
   echoed: number;
-  /** RST frames received (a correct run has none). */
-  resets: number;
+  /** RST frames received (a correct run has none): the sum of {@link resetReasons}. */
+  readonly resets: number;
   /** RST frames by reason code (docs/wire-format.md §5). */
   resetReasons: Record<number, number>;
   /** Frames the decoder rejected or that made no sense (a correct run has none). */
@@ -90,7 +90,15 @@ const ACK_EVERY = 256 * 1024;
 
 /** A running generator; see the module comment. */
 export class WireGenerator {
-  readonly stats: WireGenStats = { sent: 0, echoed: 0, resets: 0, resetReasons: {}, errors: [] };
+  readonly stats: WireGenStats = {
+    sent: 0,
+    echoed: 0,
+    get resets() {
+      return Object.values(this.resetReasons).reduce((a, b) => a + b, 0);
+    },
+    resetReasons: {},
+    errors: [],
+  };
   private readonly chans: Chan[] = [];
   private readonly socks: Sock[] = [];
   private readonly bySrc = new Map<number, Sock>();
@@ -198,7 +206,6 @@ export class WireGenerator {
       case FrameType.PONG:
         return;
       case FrameType.RST:
-        this.stats.resets++;
         this.stats.resetReasons[f.ack] = (this.stats.resetReasons[f.ack] ?? 0) + 1;
         if (s) s.open = false;
         return;
