@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ReorderBuffer } from './reorder-buffer.js';
+import { ReorderBuffer, SEGMENT_OVERHEAD } from './reorder-buffer.js';
 import { seqAdd, seqDiff } from './seq.js';
 
 const WRAP = 2 ** 32;
@@ -393,5 +393,22 @@ describe('ReorderBuffer', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('ReorderBuffer memory accounting', () => {
+  it('copies a held slice that uses under half of its buffer, so it pins no more than it is charged for', () => {
+    const rb = new ReorderBuffer();
+    const read = Buffer.alloc(64 * 1024, 5); // a transport read buffer
+    rb.insert(100, read.subarray(10, 11)); // one byte of it
+    rb.insert(200, read.subarray(0, 40 * 1024)); // most of it: kept as a slice
+    expect(rb.bytes).toBe(1 + 40 * 1024);
+    expect(rb.cost).toBe(1 + 40 * 1024 + 2 * SEGMENT_OVERHEAD);
+    const tiny = rb.take(100)!;
+    expect(tiny.buffer).not.toBe(read.buffer);
+    expect(tiny.buffer.byteLength).toBeLessThanOrEqual(8 * 1024); // its own copy (or Node's small-buffer pool)
+    expect(tiny[0]).toBe(5);
+    expect(rb.take(200)!.buffer).toBe(read.buffer);
+    expect(rb.cost).toBe(0);
   });
 });

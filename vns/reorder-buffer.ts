@@ -5,7 +5,21 @@
  */
 import { seqAdd, seqDiff } from './seq.js';
 
-/** Segments waiting for the bytes before them. Memory is bounded by the credit window. */
+/**
+ * Memory charged per held segment on top of its bytes (the Buffer object, the map entry,
+ * the allocation header): without it, one-byte segments would hold ~200 bytes each
+ * while counting one against the reorder limits.
+ */
+export const SEGMENT_OVERHEAD = 256;
+
+/**
+ * Segments waiting for the bytes before them. Memory is bounded by the credit window.
+ *
+ * A held segment is usually a slice of a transport read buffer (up to 64 KiB), which it
+ * keeps alive whole. A slice that uses less than half of its buffer is copied, so that
+ * what the reorder limits count ({@link cost}) is within 2× of the memory held: a peer
+ * cannot make a tiny held piece pin a large read buffer.
+ */
 export class ReorderBuffer {
   /** Created on first use: most sockets never receive out of order. */
   private segs: Map<number, Buffer> | null = null;
@@ -25,6 +39,11 @@ export class ReorderBuffer {
     return this.segs?.size ?? 0;
   }
 
+  /** What the held segments cost, as charged against the reorder limits: bytes plus {@link SEGMENT_OVERHEAD} each. */
+  get cost(): number {
+    return this.heldBytes + this.size * SEGMENT_OVERHEAD;
+  }
+
   /**
    * Stores a segment that starts after `next` (the next in-order offset).
    * Of two segments at the same offset the longer is kept (duplicates are dropped).
@@ -32,6 +51,7 @@ export class ReorderBuffer {
   insert(seq: number, payload: Buffer): void {
     const held = this.map.get(seq);
     if (payload.length === 0 || (held !== undefined && held.length >= payload.length)) return;
+    if (payload.buffer.byteLength > 2 * payload.length) payload = Buffer.from(payload);
     this.map.set(seq, payload);
     this.heldBytes += payload.length - (held?.length ?? 0);
   }

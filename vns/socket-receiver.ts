@@ -60,7 +60,7 @@ export class SocketReceiver {
     return this.window + this.extraWindow;
   }
 
-  /** Out-of-order bytes held (and reserved against the peer's budgets). */
+  /** Out-of-order memory held, as reserved against the peer's budgets: bytes plus a per-segment overhead (ReorderBuffer `cost`). */
   get reorderBytes(): number {
     return this.reorderReserved;
   }
@@ -85,7 +85,7 @@ export class SocketReceiver {
       // Every held byte lies between the in-order point and the grant (checked above), so
       // once copies cut at other offsets are counted once, what is held is within the grant.
       if (this.reorder.bytes > seqDiff(this.grantSent, this.rcvNxt)) this.reorder.dedupe(this.rcvNxt);
-      const added = this.reorder.bytes - this.reorderReserved;
+      const added = this.reorder.cost - this.reorderReserved;
       if (added > 0 && this.host.reserveReorder(added)) {
         this.reorderReserved += added;
       } else if (added > 0) {
@@ -99,7 +99,7 @@ export class SocketReceiver {
     if (this.reorder.size > 0) {
       let next: Buffer | undefined;
       while ((next = this.reorder.take(this.rcvNxt)) !== undefined) this.deliver(next);
-      this.releaseReorder(this.reorderReserved - this.reorder.bytes);
+      this.releaseReorder(this.reorderReserved - this.reorder.cost);
     }
     this.maybeFin();
     this.maybeGrant();
