@@ -397,18 +397,45 @@ describe('ReorderBuffer', () => {
 });
 
 describe('ReorderBuffer memory accounting', () => {
-  it('copies a held slice that uses under half of its buffer, so it pins no more than it is charged for', () => {
+  it('copies a small held slice of a large buffer; charges a larger one at least half its buffer, plus the overhead', () => {
     const rb = new ReorderBuffer();
     const read = Buffer.alloc(64 * 1024, 5); // a transport read buffer
-    rb.insert(100, read.subarray(10, 11)); // one byte of it
-    rb.insert(200, read.subarray(0, 40 * 1024)); // most of it: kept as a slice
-    expect(rb.bytes).toBe(1 + 40 * 1024);
-    expect(rb.cost).toBe(1 + 40 * 1024 + 2 * SEGMENT_OVERHEAD);
+    rb.insert(100, read.subarray(10, 11)); // one byte of it: copied
+    rb.insert(200, read.subarray(0, 40 * 1024)); // most of it: kept, charged its bytes
+    rb.insert(50_000, read.subarray(0, 8 * 1024)); // an eighth: kept, charged half the buffer
+    expect(rb.bytes).toBe(1 + 40 * 1024 + 8 * 1024);
+    expect(rb.cost).toBe(1 + 40 * 1024 + 32 * 1024 + 3 * SEGMENT_OVERHEAD);
     const tiny = rb.take(100)!;
     expect(tiny.buffer).not.toBe(read.buffer);
-    expect(tiny.buffer.byteLength).toBeLessThanOrEqual(8 * 1024); // its own copy (or Node's small-buffer pool)
+    expect(tiny.buffer.byteLength).toBe(1);
     expect(tiny[0]).toBe(5);
+    expect(rb.cost).toBe(40 * 1024 + 32 * 1024 + 2 * SEGMENT_OVERHEAD);
     expect(rb.take(200)!.buffer).toBe(read.buffer);
+    rb.dedupe(50_000);
+    expect(rb.cost).toBe(32 * 1024 + SEGMENT_OVERHEAD);
+    rb.clear();
     expect(rb.cost).toBe(0);
+  });
+
+  it('cost is at least bytes plus the overhead, and returns to 0 when everything is taken (property)', () => {
+    const read = Buffer.alloc(64 * 1024, 1);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 0, max: 4000 }), fc.integer({ min: 1, max: 5000 })), { maxLength: 40 }), (ops) => {
+        const rb = new ReorderBuffer();
+        let next = 0;
+        for (const [seq, start, len] of ops) {
+          rb.insert(seq, read.subarray(start, start + len));
+          if (seq % 7 === 0) next = drain(rb, next).next;
+          if (seq % 11 === 0) rb.dedupe(next);
+        }
+        const before = rb.cost;
+        expect(before).toBeGreaterThanOrEqual(rb.bytes + rb.size * SEGMENT_OVERHEAD);
+        for (let s = 0; s < 200_000 && rb.size > 0; s++) {
+          const seg = rb.take(next);
+          next = seqAdd(next, seg === undefined ? 1 : seg.length);
+        }
+        expect([rb.size, rb.bytes, rb.cost]).toEqual([0, 0, 0]);
+      }),
+    );
   });
 });

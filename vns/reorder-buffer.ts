@@ -11,19 +11,30 @@ import { seqAdd, seqDiff } from './seq.js';
  * while counting one against the reorder limits.
  */
 export const SEGMENT_OVERHEAD = 256;
+/** Held slices up to this size that use under half of their buffer are copied. */
+export const COPY_MAX = 4096;
+
+/** What a held segment is charged: its bytes or half the buffer it keeps alive, plus the overhead. */
+function charge(b: Buffer): number {
+  return Math.max(b.length, b.buffer.byteLength >>> 1) + SEGMENT_OVERHEAD;
+}
 
 /**
  * Segments waiting for the bytes before them. Memory is bounded by the credit window.
  *
  * A held segment is usually a slice of a transport read buffer (up to 64 KiB), which it
- * keeps alive whole. A slice that uses less than half of its buffer is copied, so that
- * what the reorder limits count ({@link cost}) is within 2× of the memory held: a peer
- * cannot make a tiny held piece pin a large read buffer.
+ * keeps alive whole. So that what the reorder limits count ({@link cost}) stays within 2×
+ * of the memory held, a small slice ({@link COPY_MAX} bytes or less) that uses under half
+ * of its buffer is copied, and a larger one is charged at least half of its buffer: a
+ * peer cannot make a tiny held piece pin a large read buffer. (Larger slices are not
+ * copied: the copies, interleaved with read buffers in the allocator's heap, measurably
+ * raised the RSS a reorder flood leaves behind.)
  */
 export class ReorderBuffer {
   /** Created on first use: most sockets never receive out of order. */
   private segs: Map<number, Buffer> | null = null;
   private heldBytes = 0;
+  private heldCost = 0;
 
   private get map(): Map<number, Buffer> {
     return (this.segs ??= new Map());
@@ -39,9 +50,12 @@ export class ReorderBuffer {
     return this.segs?.size ?? 0;
   }
 
-  /** What the held segments cost, as charged against the reorder limits: bytes plus {@link SEGMENT_OVERHEAD} each. */
+  /**
+   * What the held segments are charged against the reorder limits: per segment its bytes
+   * (or half the read buffer it keeps alive, when more) plus {@link SEGMENT_OVERHEAD}.
+   */
   get cost(): number {
-    return this.heldBytes + this.size * SEGMENT_OVERHEAD;
+    return this.heldCost;
   }
 
   /**
@@ -51,9 +65,14 @@ export class ReorderBuffer {
   insert(seq: number, payload: Buffer): void {
     const held = this.map.get(seq);
     if (payload.length === 0 || (held !== undefined && held.length >= payload.length)) return;
-    if (payload.buffer.byteLength > 2 * payload.length) payload = Buffer.from(payload);
+    if (payload.length <= COPY_MAX && payload.buffer.byteLength > 2 * payload.length) {
+      const copy = Buffer.allocUnsafeSlow(payload.length);
+      payload.copy(copy);
+      payload = copy;
+    }
     this.map.set(seq, payload);
     this.heldBytes += payload.length - (held?.length ?? 0);
+    this.heldCost += charge(payload) - (held === undefined ? 0 : charge(held));
   }
 
   /**
@@ -66,6 +85,7 @@ export class ReorderBuffer {
     if (exact !== undefined) {
       this.map.delete(next);
       this.heldBytes -= exact.length;
+      this.heldCost -= charge(exact);
       return exact;
     }
     if (this.map.size === 0) return undefined;
@@ -75,6 +95,7 @@ export class ReorderBuffer {
       if (d <= 0) continue;
       this.map.delete(seq);
       this.heldBytes -= buf.length;
+      this.heldCost -= charge(buf);
       if (d < buf.length) return buf.subarray(d);
     }
     return undefined;
@@ -92,6 +113,7 @@ export class ReorderBuffer {
     const sorted = [...this.segs].sort((a, b) => seqDiff(a[0], next) - seqDiff(b[0], next));
     this.segs.clear();
     this.heldBytes = 0;
+    this.heldCost = 0;
     let end = next;
     for (let [seq, buf] of sorted) {
       const skip = seqDiff(end, seq);
@@ -102,6 +124,7 @@ export class ReorderBuffer {
       }
       this.segs.set(seq, buf);
       this.heldBytes += buf.length;
+      this.heldCost += charge(buf);
       end = seqAdd(seq, buf.length);
     }
   }
@@ -110,6 +133,7 @@ export class ReorderBuffer {
   clear(): void {
     this.segs?.clear();
     this.heldBytes = 0;
+    this.heldCost = 0;
   }
 
   /** Offset just past the furthest held byte, or `next` when empty. */
