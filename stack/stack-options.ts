@@ -93,8 +93,8 @@ export interface StackOptions {
   /**
    * Out-of-order bytes held for all sockets of one peer; the socket whose segment
    * exceeds it is reset. Per socket the bound is its window (plus HoL expansion).
-   * Each held segment is charged its bytes plus 256 (its bookkeeping), here and in
-   * `maxReorderBytes` and `memoryBudget`.
+   * Each held segment is charged its bytes (at least half the read buffer it keeps
+   * alive) plus 256 for its bookkeeping, here and in `maxReorderBytes` and `memoryBudget`.
    * @default 268435456
    */
   maxReorderBytesPerPeer?: number;
