@@ -428,8 +428,7 @@ describe('ReorderBuffer memory accounting', () => {
           if (seq % 7 === 0) next = drain(rb, next).next;
           if (seq % 11 === 0) rb.dedupe(next);
         }
-        const before = rb.cost;
-        expect(before).toBeGreaterThanOrEqual(rb.bytes + rb.size * SEGMENT_OVERHEAD);
+        expect(rb.cost).toBeGreaterThanOrEqual(rb.bytes + rb.size * SEGMENT_OVERHEAD);
         for (let s = 0; s < 200_000 && rb.size > 0; s++) {
           const seg = rb.take(next);
           next = seqAdd(next, seg === undefined ? 1 : seg.length);

@@ -60,7 +60,7 @@ export class SocketReceiver {
     return this.window + this.extraWindow;
   }
 
-  /** Out-of-order memory held, as reserved against the peer's budgets: bytes plus a per-segment overhead (ReorderBuffer `cost`). */
+  /** Out-of-order memory held, as reserved against the peer's budgets (ReorderBuffer `cost`: bytes, or half the read buffer kept alive, plus a per-segment overhead). */
   get reorderBytes(): number {
     return this.reorderReserved;
   }
