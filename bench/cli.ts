@@ -17,7 +17,7 @@ import { renderTable } from './lib/stats.js';
 import { renderMarkdown } from './report/markdown.js';
 import { otherLoad, otherLoadWarning, type Results, type ScenarioResult } from './report/results.js';
 import { renderSvg } from './report/svg.js';
-import { killChildren, runScenario } from './runner.js';
+import { killChildren, runScenario, selectedCases } from './runner.js';
 import { SCENARIOS, scenarioByName } from './scenarios/index.js';
 import type { Profile, RunRecord, Scenario } from './scenarios/types.js';
 
@@ -28,6 +28,9 @@ interface CliOptions {
   out: string;
   runs?: number;
   timeout?: number;
+  case?: string;
+  cpuProf?: string;
+  nodeArgs?: string;
 }
 
 function positiveInt(v: string): number {
@@ -79,6 +82,9 @@ async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'output directory for results.json, results.md and the SVG charts', 'bench/results')
     .option('--runs <n>', 'measured runs per case (default 5; quick 3)', positiveInt)
     .option('--timeout <s>', 'per-run time limit in seconds (children are killed on expiry)', positiveInt)
+    .option('--case <text>', 'run only the cases whose label contains this text (e.g. "netchannel 4ch")')
+    .option('--cpu-prof <dir>', 'run the client and server children under node --cpu-prof, writing .cpuprofile files into this directory')
+    .option('--node-args <flags>', 'extra node flags for the client and server children, space-separated (e.g. "--trace-gc")')
     .showHelpAfterError();
   program.parse(argv);
   const name = program.args[0]!;
@@ -107,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(machineLine(machine));
   if (machine.otherLoadIdleCores > 0.25) console.log(`WARNING: other programs keep ~${machine.otherLoadIdleCores.toFixed(2)} cores busy before the benchmark starts; figures will be noisy`);
 
-  const total = scenarios.reduce((n, s) => n + s.cases(profile).length * (warmups + runs), 0);
+  const total = scenarios.reduce((n, s) => n + selectedCases(s, profile, o.case).length * (warmups + runs), 0);
   const bar = progress(total);
   const results: Results = {
     generatedAt: new Date().toISOString(),
@@ -133,12 +139,14 @@ async function main(argv: string[]): Promise<number> {
         warmups,
         runs,
         ...(o.timeout ? { timeoutMs: o.timeout * 1000 } : {}),
+        ...(o.case !== undefined ? { caseFilter: o.case } : {}),
+        childArgv: [...(o.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.cpuProf)] : []), ...(o.nodeArgs?.split(' ').filter(Boolean) ?? [])],
         onRunStart: (c, round) => bar.start(sc, c.label, round),
         onRunEnd: (r) => bar.end(r),
       });
       all.push(...records);
       failed += records.filter((r) => r.error !== undefined).length;
-      const cases = sc.cases(profile);
+      const cases = selectedCases(sc, profile, o.case);
       const { chart, ...report } = sc.report(records, cases);
       const result: ScenarioResult = { name: sc.name, title: sc.title, description: sc.description, cases, report, runs: records };
       results.scenarios[sc.name] = result;

@@ -21,6 +21,10 @@ export interface RunnerOptions {
   runs: number;
   /** Per-run limit, ms; default from the scenario. */
   timeoutMs?: number;
+  /** Only the cases whose label contains this text. */
+  caseFilter?: string;
+  /** Extra node flags for the children (e.g. `--cpu-prof`, `--trace-gc`). */
+  childArgv?: string[];
   /** Called before each run. */
   onRunStart?(c: CaseDef, round: number): void;
   /** Called after each run (also failed ones). */
@@ -79,11 +83,17 @@ async function runOnce(p: Pair, sc: Scenario, c: CaseDef, round: number, warmup:
   };
 }
 
-/** Runs every case of `sc`; never throws for a failing case (its records carry `error`). */
+/** The cases of `sc` that run: all, or those whose label contains `filter`. */
+export function selectedCases(sc: Scenario, profile: Profile, filter: string | undefined): CaseDef[] {
+  const all = sc.cases(profile);
+  return filter === undefined ? all : all.filter((c) => c.label.includes(filter));
+}
+
+/** Runs every (selected) case of `sc`; never throws for a failing case (its records carry `error`). */
 export async function runScenario(sc: Scenario, opts: RunnerOptions): Promise<RunRecord[]> {
-  const cases = sc.cases(opts.profile);
+  const cases = selectedCases(sc, opts.profile, opts.caseFilter);
   const limit = opts.timeoutMs ?? sc.timeoutMs(opts.profile);
-  const execArgv = sc.execArgv ?? ['--expose-gc'];
+  const execArgv = [...(sc.execArgv ?? ['--expose-gc']), ...(opts.childArgv ?? [])];
   const failures = new Map<string, number>();
   const records: RunRecord[] = [];
   const rounds = opts.warmups + opts.runs;

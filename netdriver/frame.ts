@@ -54,10 +54,12 @@ export const FrameFlag = {
   AUTH: 0x10,
   /** HELLO reply: the payload carries the acceptor's advertised addresses (multipath). */
   ADVERTISE: 0x20,
+  /** DATA: a write callback waits for this segment's acknowledgement; acknowledge promptly once received in order. */
+  ACK_NOW: 0x40,
 } as const;
 
 /** Mask of every defined flag bit; others must be zero. */
-export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY | FrameFlag.HOL | FrameFlag.FIN_SEEN | FrameFlag.AUTH | FrameFlag.ADVERTISE;
+export const KNOWN_FLAGS = FrameFlag.LATENCY | FrameFlag.REPLY | FrameFlag.HOL | FrameFlag.FIN_SEEN | FrameFlag.AUTH | FrameFlag.ADVERTISE | FrameFlag.ACK_NOW;
 
 /** Reasons carried in the `ack` field of an RST frame. */
 export const ResetReason = {

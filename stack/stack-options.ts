@@ -101,10 +101,12 @@ export interface StackOptions {
   /** A virtual socket with no traffic either way for this long is destroyed with NETCHANNEL_ERR_TIMEOUT, ms; 0 = never. @default 0 */
   idleTimeout?: number;
   /**
-   * Sent data is kept until the peer acknowledges it (for failover). By default the
-   * stack keeps a copy, so a caller may reuse a Buffer once its write callback ran
-   * (as with net.Socket). `true` keeps the caller's Buffers instead — faster, but the
-   * caller must never modify a Buffer after writing it.
+   * Sent data is kept until the peer acknowledges it (for failover). By default a
+   * write of 64 KiB or more is kept by reference (no copy) and its callback runs once
+   * the peer acknowledged it; a smaller write is copied and called back once sent.
+   * Either way a caller may reuse a Buffer once its write callback ran. `true` keeps
+   * every Buffer by reference and calls back once sent: the caller must never modify
+   * a Buffer after writing it.
    * @default false
    */
   zeroCopyWrites?: boolean;

@@ -271,7 +271,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
       this.detach(sock);
       return;
     }
-    const t = setTimeout(() => this.detach(sock), this.ctx.lingerTimeout);
+    const t = setTimeout(() => sock.lingerExpired(), this.ctx.lingerTimeout);
     t.unref();
     this.lingerers.set(sock, t);
   }

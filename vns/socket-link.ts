@@ -83,6 +83,11 @@ export interface LinkedSocket {
   takeSegment(bytes: number, channelId: number): Frame;
   /** Retries transmission (called when a channel became writable). */
   pump(): void;
+  /**
+   * The linger timeout ran out before the peer acknowledged everything: drop what is
+   * retained, fail the write callbacks still waiting (NETCHANNEL_ERR_TIMEOUT), detach.
+   */
+  lingerExpired(): void;
 }
 
 /** The link of a socket not yet bound to a peer session: it sends nothing. */

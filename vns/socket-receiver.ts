@@ -44,6 +44,9 @@ export class SocketReceiver {
   private stalledTicks = 0;
   /** `rcvNxt` acknowledged by the last CREDIT sent (delayed acknowledgement). */
   private ackSent = 0;
+  /** Offset a DATA segment with ACK_NOW ended at; a CREDIT goes out once `rcvNxt` reaches it. */
+  private ackNowAt = 0;
+  private ackNowPending = false;
 
   constructor(
     private readonly host: ReceiverHost,
@@ -65,8 +68,8 @@ export class SocketReceiver {
     return this.reorderReserved;
   }
 
-  /** A DATA segment arrived. */
-  onData(seq: number, payload: Buffer): void {
+  /** A DATA segment arrived (`flags`: its frame's; ACK_NOW asks for a prompt acknowledgement). */
+  onData(seq: number, payload: Buffer, flags = 0): void {
     if (this.finReceived) return;
     const len = payload.length;
     if (seqDiff(seqAdd(seq, len), this.grantSent) > 0) {
@@ -74,9 +77,18 @@ export class SocketReceiver {
       this.host.fail('protocol', `peer sent bytes ${seq}..${seqAdd(seq, len)} beyond the granted offset ${this.grantSent}`);
       return;
     }
+    if ((flags & FrameFlag.ACK_NOW) !== 0) {
+      const end = seqAdd(seq, len);
+      if (!this.ackNowPending || seqDiff(end, this.ackNowAt) > 0) this.ackNowAt = end;
+      this.ackNowPending = true;
+    }
     let off = seqDiff(seq, this.rcvNxt);
     if (off < 0) {
-      if (off + len <= 0) return; // duplicate
+      if (off + len <= 0) {
+        // A duplicate (re-sent after a channel failure): our acknowledgement may be lost too.
+        if (this.ackNowPending) this.maybeAckNow();
+        return;
+      }
       payload = payload.subarray(-off);
       off = 0;
     }
@@ -102,7 +114,15 @@ export class SocketReceiver {
       this.releaseReorder(this.reorderReserved - this.reorder.cost);
     }
     this.maybeFin();
-    this.maybeGrant();
+    if (this.ackNowPending) this.maybeAckNow();
+    else this.maybeGrant();
+  }
+
+  /** Sends the acknowledgement an ACK_NOW segment asked for once everything up to it is in order. */
+  private maybeAckNow(): void {
+    const due = seqDiff(this.rcvNxt, this.ackNowAt) >= 0;
+    if (due) this.ackNowPending = false;
+    this.maybeGrant(due);
   }
 
   /** The peer's FIN at offset `seq` arrived (the first one counts). */
@@ -116,7 +136,7 @@ export class SocketReceiver {
     this.maybeFin();
   }
 
-  /** Sends a CREDIT when the application consumed, or the peer sent, a quarter window since the last one (or `force`). */
+  /** Sends a CREDIT when the application consumed, or the peer sent, a quarter window since the last one (or `force`: when the grant did not shrink, or something is unacknowledged). */
   maybeGrant(force = false): void {
     if (this.finReceived) return;
     const consumed = seqAdd(this.rcvNxt, -this.host.readableLength);
@@ -125,7 +145,7 @@ export class SocketReceiver {
     // Also acknowledge every quarter window received, even while the reader is paused
     // (the grant does not move then), so the sender can release what it retains.
     const quarter = this.window >>> 2;
-    if (delta >= quarter || seqDiff(this.rcvNxt, this.ackSent) >= quarter || (force && delta >= 0)) {
+    if (delta >= quarter || seqDiff(this.rcvNxt, this.ackSent) >= quarter || (force && (delta >= 0 || this.rcvNxt !== this.ackSent))) {
       this.grantSent = delta > 0 ? grant : this.grantSent;
       this.ackSent = this.rcvNxt;
       const flags = this.extraWindow > 0 ? FrameFlag.HOL : 0;

@@ -3,6 +3,7 @@
  * sent yet, taken off in segment-sized pieces.
  * @packageDocumentation
  */
+import { COPY_WRITES_BELOW } from './ack-gate.js';
 import { retainCopy, type Slab } from './retain-slab.js';
 
 /** Written, unsent bytes of one socket. */
@@ -16,8 +17,9 @@ export class TxQueue {
 
   constructor(
     /**
-     * Retain the caller's Buffers (no copy): the caller must not modify a Buffer after
-     * writing it, even after the write callback.
+     * Retain every written Buffer by reference, also the small ones (see
+     * {@link COPY_WRITES_BELOW}): the caller must not modify a Buffer after writing it,
+     * even after the write callback.
      */
     private readonly zeroCopy: boolean,
   ) {}
@@ -38,9 +40,10 @@ export class TxQueue {
 
   /**
    * Takes `n` (≤ {@link bytes}) bytes off the queue. The result is kept for
-   * retransmission until acknowledged, so bytes of the caller's Buffer are copied
-   * (the caller may reuse its Buffer once the write callback ran, as with net.Socket)
-   * unless the queue was made with `zeroCopy`.
+   * retransmission until acknowledged. A piece of a written chunk of at least
+   * {@link COPY_WRITES_BELOW} bytes is a view of the caller's Buffer (its write callback
+   * waits for the acknowledgement, see `AckGate`); a piece of a smaller chunk is copied
+   * unless the queue was made with `zeroCopy`; a piece spanning chunks is a new Buffer.
    */
   take(n: number): Buffer {
     const head = this.chunks[0]!;
@@ -49,7 +52,7 @@ export class TxQueue {
       const slice = head.subarray(this.offset, this.offset + n);
       let out = slice;
       this.takenSlab = null;
-      if (!this.zeroCopy) {
+      if (!this.zeroCopy && head.length < COPY_WRITES_BELOW) {
         const r = retainCopy(slice);
         out = r.payload;
         this.takenSlab = r.slab;

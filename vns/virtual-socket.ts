@@ -7,6 +7,7 @@
 import { ErrorCode, SocketError, type NetChannelError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, ResetReason, type Frame } from '../netdriver/frame.js';
+import { AckGate, COPY_WRITES_BELOW } from './ack-gate.js';
 import { RetransmitQueue } from './retransmit-queue.js';
 import { SocketReceiver, type ReceiverHost } from './socket-receiver.js';
 import { MAX_GRANT, seqAdd, seqDiff } from './seq.js';
@@ -25,6 +26,7 @@ function deferredGrant(sock: VirtualSocket): void {
 
 /** `idle`: made by `createSocket`, `connect()` not called yet. */
 type State = 'idle' | 'connecting' | 'open' | 'closed';
+type Callback = (err?: Error | null) => void;
 
 /** A virtual socket: one reliable byte stream between two stacks. */
 export class VirtualSocket extends SocketSurface implements LinkedSocket, ReceiverHost {
@@ -54,6 +56,10 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
   /** Written bytes not yet sent. */
   private readonly tx: TxQueue;
   private sent = 0;
+  /** Bytes passed to write() (stream offset of the end of the last write). */
+  private written = 0;
+  /** Write callbacks waiting for acknowledgements (large writes, kept by reference). */
+  private readonly gate: AckGate | null;
   private writeCb: ((err?: Error | null) => void) | null = null;
   private finalCb: ((err?: Error | null) => void) | null = null;
   private finSent = false;
@@ -86,6 +92,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     this.sendBuffer = init.sendBuffer;
     this.retx = new RetransmitQueue({ retain: (delta) => this.link.retain(delta) });
     this.tx = new TxQueue(init.zeroCopy);
+    this.gate = init.zeroCopy ? null : new AckGate();
     this.rx = new SocketReceiver(this, init.window, init.holExpansion);
     this.state = init.peerGrant === undefined ? (init.link ? 'connecting' : 'idle') : 'open';
     if (init.link) this.bind(init as SocketBinding);
@@ -146,6 +153,35 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
   }
 
   // ---- Duplex hooks ------------------------------------------------------------
+  /**
+   * As `net.Socket#write`. A Buffer of at least 64 KiB is sent without a copy: its
+   * callback runs once the peer acknowledged it, and the caller may reuse the Buffer
+   * from then on (smaller writes are copied; see `zeroCopyWrites`).
+   */
+  override write(chunk: unknown, encoding?: BufferEncoding | Callback, cb?: Callback): boolean {
+    if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+    if (this.gate !== null && chunk instanceof Uint8Array) {
+      this.written += chunk.byteLength;
+      if (cb !== undefined && chunk.byteLength >= COPY_WRITES_BELOW) {
+        const end = this.written;
+        const done = cb;
+        this.gate.expect(end);
+        cb = (err) => (err ? done(err) : this.gate!.wait(end, this.sent - this.retx.bytes, done));
+      }
+    } else if (typeof chunk === 'string') this.written += Buffer.byteLength(chunk, encoding ?? this.defaultEncoding);
+    return super.write(chunk, encoding as BufferEncoding, cb);
+  }
+
+  private defaultEncoding: BufferEncoding = 'utf8';
+  override setDefaultEncoding(encoding: BufferEncoding): this {
+    super.setDefaultEncoding(encoding); // validates it
+    this.defaultEncoding = encoding;
+    return this;
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.tx.push(chunk);
     this.writeCb = cb;
@@ -195,16 +231,17 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
       this.finSent = true;
       this.link.control(this, controlFrame(FrameType.FIN, this.localPort, this.remotePort, this.sndNxt));
     }
+    const failure = err ?? new SocketError(ErrorCode.CLOSED, `virtual socket ${this.localPort}->${this.remotePort} destroyed`);
     if (!reset && !this.resetByPeer && this.finSent && !this.allAcked) {
       this.lingering = true;
       this.link.linger(this);
     } else {
-      this.dropUnacked();
+      this.dropUnacked(failure);
       this.link.detach(this);
     }
     const pending = this.writeCb ?? this.finalCb;
     this.writeCb = this.finalCb = null;
-    if (pending) pending(err ?? new SocketError(ErrorCode.CLOSED, `virtual socket ${this.localPort}->${this.remotePort} destroyed`));
+    if (pending) pending(failure);
     this.link.closed(this, err);
     this.finishDestroy(err, cb);
   }
@@ -213,7 +250,8 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
   /** @internal The link picked channel `channelId` for the next `n` bytes: build that DATA frame. */
   takeSegment(n: number, channelId: number): Frame {
     const payload = this.tx.take(n);
-    const frame: Frame = { type: FrameType.DATA, flags: 0, src: this.localPort, dst: this.remotePort, seq: this.sndNxt, ack: 0, payload };
+    const flags = this.gate?.reaches(this.sent + n) ? FrameFlag.ACK_NOW : 0;
+    const frame: Frame = { type: FrameType.DATA, flags, src: this.localPort, dst: this.remotePort, seq: this.sndNxt, ack: 0, payload };
     this.retx.push(frame, this.tx.takenSlab, channelId);
     this.sndNxt = seqAdd(this.sndNxt, n);
     this.sent += n;
@@ -277,7 +315,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     }
     switch (f.type) {
       case FrameType.DATA:
-        this.rx.onData(f.seq, f.payload);
+        this.rx.onData(f.seq, f.payload, f.flags);
         break;
       case FrameType.CREDIT: {
         const pinned = (f.flags & FrameFlag.HOL) !== 0;
@@ -324,12 +362,12 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     if (reason === ResetReason.UNKNOWN && this.finSent && this.rx.finReceived && !err) {
       // The peer already closed cleanly and forgot us: everything we sent was delivered.
       this.finAcked = true;
-      this.dropUnacked();
+      this.dropUnacked(null);
       if (this.lingering) this.link.detach(this);
       return;
     }
     if (this.lingering) {
-      this.dropUnacked();
+      this.dropUnacked(err ?? resetError(reason, `virtual port ${this.remotePort} at ${this.link.remoteAddress}`));
       this.link.detach(this);
       return;
     }
@@ -341,6 +379,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
   /** Drops acknowledged frames; `finSeen` also acknowledges the FIN. */
   private onAck(ack: number, finSeen: boolean): void {
     this.retx.ack(ack);
+    if (this.gate?.waiting) this.gate.acked(this.sent - this.retx.bytes);
     if (this.writeCb) this.pump(); // acknowledgements make room in the send buffer
     if (finSeen && this.finSent && seqDiff(ack, this.sndNxt) === 0) this.finAcked = true;
     if (this.lingering && this.allAcked) {
@@ -349,9 +388,19 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     }
   }
 
-  private dropUnacked(): void {
+  /** @internal The linger timeout ran out: see {@link LinkedSocket.lingerExpired}. */
+  lingerExpired(): void {
+    if (!this.lingering) return;
+    this.lingering = false;
+    this.dropUnacked(new SocketError(ErrorCode.TIMEOUT, `virtual socket ${this.localPort}->${this.remotePort}: the peer did not acknowledge the data sent before lingerTimeout`));
+    this.link.detach(this);
+  }
+
+  /** Drops what awaits acknowledgement; waiting write callbacks get `err` (null: the peer had it all). */
+  private dropUnacked(err: Error | null): void {
     this.retx.clear();
     this.resendControl = false;
+    this.gate?.drop(err);
   }
 
   /**
@@ -432,7 +481,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
   limitReset(message: string): void {
     if (this.lingering) {
       this.link.control(this, controlFrame(FrameType.RST, this.localPort, this.remotePort, 0, ResetReason.LIMIT));
-      this.dropUnacked();
+      this.dropUnacked(new SocketError(ErrorCode.LIMIT, message));
       this.link.detach(this);
     } else if (!this.destroyed) this.fail('limit', message);
   }
