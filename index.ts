@@ -44,6 +44,7 @@ export { unix, type UnixOptions } from './transports/unix/index.js';
 export { memory, MemoryNetwork, type MemoryOptions } from './transports/memory/index.js';
 export { serveMetrics, withDefaultMetrics, type ServeMetricsOptions, type MetricsServer } from './metrics/index.js';
 export { DIAGNOSTICS_CHANNELS, type DiagnosticsMessage } from './stack/diagnostics.js';
+export { joinLatencyTrace, type LatencyTraceSnapshot, type SentSegment, type ReceivedSegment, type TracedSegment } from './netdriver/segment-trace.js';
 export { ws, type WsOptions } from './transports/ws/index.js';
 export { tls, type TlsOptions } from './transports/tls/index.js';
 export { udp, type UdpOptions } from './transports/udp/index.js';

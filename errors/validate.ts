@@ -14,6 +14,15 @@ export function intOption(name: string, value: unknown, fallback: number, min: n
   return value;
 }
 
+/** A finite number option in `min`–`max` (fractions allowed); `fallback` when undefined. */
+export function numberOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`options.${name} must be a number ${min}-${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 /** A boolean option; `fallback` when undefined. */
 export function boolOption(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;

@@ -80,8 +80,8 @@ export abstract class BaseChannel extends EventEmitter implements Channel {
     return this.isDestroyed;
   }
 
-  /** Transmits frames in order (called by `enqueue` after state checks). */
-  protected abstract _send(frames: readonly Frame[]): void;
+  /** Transmits frames in order (called by `enqueue` after state checks); `written` as in `Channel.enqueue`. */
+  protected abstract _send(frames: readonly Frame[], written?: () => void): void;
   /** Half-closes the transport after queued frames are flushed. */
   protected abstract _end(): void;
   /** Tears the transport down at once. Must lead to {@link onTransportClose}. */
@@ -91,7 +91,7 @@ export abstract class BaseChannel extends EventEmitter implements Channel {
   /** Resumes reading from the transport. */
   protected abstract _resumeRx(): void;
 
-  enqueue(frames: Frame | readonly Frame[]): boolean {
+  enqueue(frames: Frame | readonly Frame[], written?: () => void): boolean {
     if (this.ended || this.isDestroyed) {
       throw new ChannelError(ErrorCode.CLOSED, `channel ${this.id} to ${this.remoteAddress} is ${this.isDestroyed ? 'destroyed' : 'ended'}`);
     }
@@ -106,7 +106,7 @@ export abstract class BaseChannel extends EventEmitter implements Channel {
     for (const f of list) bytes += frameSize(f);
     this.framesSent += list.length;
     this.bytesSent += bytes;
-    this._send(list);
+    this._send(list, written);
     if (this.txQueuedBytes >= this.txHighWaterMark) {
       this.needWritable = true;
       return false;

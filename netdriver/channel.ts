@@ -59,9 +59,13 @@ export interface Channel extends ChannelStats {
    * Queues frames for transmission, in order. Returns false when the transmit queue is
    * at or above `txHighWaterMark`: the frames are still queued, but the caller should
    * wait for `'writable'` before enqueueing more.
+   *
+   * `written`, when given, is called once the transport accepted these frames' bytes
+   * (for a socket: the write callback). It feeds the latency trace; a driver that
+   * cannot tell may never call it.
    * @throws ChannelError `NETCHANNEL_ERR_CLOSED` after `end`/`destroy`.
    */
-  enqueue(frames: Frame | readonly Frame[]): boolean;
+  enqueue(frames: Frame | readonly Frame[], written?: () => void): boolean;
   /** Removes and returns received frames, at least one and up to about `maxBytes` wire bytes (default: all). */
   dequeue(maxBytes?: number): Frame[];
   /** Half-close: flush queued frames, then tell the peer no more frames follow. Idempotent. */

@@ -10,6 +10,7 @@ import type { AppClass, Channel } from './channel.js';
 import { ACK_DELAY_MS, ACK_EVERY_BYTES, ChannelFeedback } from './feedback.js';
 import { controlFrame, FrameType, HEADER_SIZE, type Frame } from './frame.js';
 import { LatenessDetector } from './lateness.js';
+import { traceNow, type SegmentTrace } from './segment-trace.js';
 
 /** Where a device delivers the frames it receives: the layer above (a peer session). */
 export interface FrameSink {
@@ -177,6 +178,8 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     readonly sink: FrameSink,
     /** Receive scheduler (strict priority for latency channels). */
     private readonly rx: RxScheduler = directRx,
+    /** The stack's latency trace, or null when it is off. */
+    private readonly trace: SegmentTrace | null = null,
   ) {
     super();
   }
@@ -263,7 +266,8 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
    */
   transmit(dc: DeviceChannel, frame: Frame): void {
     dc.feedback.onSent(ackedSize(frame));
-    dc.channel.enqueue(frame);
+    if (this.trace === null) dc.channel.enqueue(frame);
+    else dc.channel.enqueue(frame, this.trace.transmitting(frame));
   }
 
   /**
@@ -322,8 +326,10 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     let keep = 0;
     let bye = false;
     let progress = false;
+    const traceAt = this.trace === null ? 0 : traceNow();
     for (const f of frames) {
       if (f.type === FrameType.DATA) {
+        if (this.trace !== null) this.trace.read(f, traceAt);
         fb.rxData += f.payload.length;
         frames[keep++] = f;
         continue;

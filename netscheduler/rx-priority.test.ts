@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { controlFrame, FrameType, type Frame } from '../netdriver/frame.js';
 import { RxPriorityQueue, type RxSource } from './rx-priority.js';
@@ -20,7 +21,7 @@ describe('receive priority', () => {
 
   it('processes throughput in bounded slices, letting latency frames in between', async () => {
     const order: string[] = [];
-    const q = new RxPriorityQueue<RxSource>({ sliceBytes: 1000, immediateBytes: 0 });
+    const q = new RxPriorityQueue<RxSource>({ sliceBytes: 1000, sliceMs: 0, immediateBytes: 0 });
     q.bulk(Array.from({ length: 10 }, (_, i) => data(476, i)), source(order, 'T')); // 500 B each on the wire
     await new Promise((r) => setImmediate(r));
     expect(order).toEqual(['T0', 'T1']);
@@ -61,5 +62,49 @@ describe('receive priority', () => {
     expect(order).toEqual(['d1']);
     await new Promise((r) => setImmediate(r));
     expect(order).toEqual(['d1', 'd2', 'd3']);
+  });
+
+  it('a slow consumer cannot hold the event loop past the time budget: slices end after sliceMs, whatever the byte budget', async () => {
+    const work = 1; // ms of work per frame in the consumer
+    const perSlice: number[] = [];
+    let inSlice = 0;
+    const slow: RxSource = {
+      receive: () => {
+        inSlice++;
+        const until = performance.now() + work;
+        while (performance.now() < until); // a 'data' handler doing real work
+      },
+    };
+    const q = new RxPriorityQueue<RxSource>({ sliceBytes: 1 << 30, sliceMs: 2.5, immediateBytes: 0 });
+    q.bulk(Array.from({ length: 100 }, (_, i) => data(100, i)), slow);
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    // Count frames per slice: a check callback runs between two slices (setImmediate order).
+    while (q.pendingBytes > 0) {
+      await new Promise((r) => setImmediate(r));
+      perSlice.push(inSlice);
+      inSlice = 0;
+    }
+    delay.disable();
+    const frames = perSlice.filter((n) => n > 0);
+    expect(frames.reduce((a, b) => a + b, 0)).toBe(100);
+    // 2.5 ms of budget at 1 ms per frame: the third frame crosses it. Never more (a
+    // slower machine only makes frames longer, so fewer fit).
+    expect(Math.max(...frames)).toBeLessThanOrEqual(3);
+    expect(frames.length).toBeGreaterThanOrEqual(34);
+    expect(q.slicesTimedOut).toBeGreaterThanOrEqual(33);
+    // The loop was never held for the whole queue (100 ms of work): at most one slice,
+    // with generous room for a loaded machine.
+    expect(delay.max / 1e6).toBeLessThan(2.5 + work + 50);
+  });
+
+  it('with sliceMs 0 only the byte budget ends a slice', async () => {
+    const order: string[] = [];
+    const q = new RxPriorityQueue<RxSource>({ sliceBytes: 1 << 30, sliceMs: 0, immediateBytes: 0 });
+    const slowish: RxSource = { receive: (f) => { const until = performance.now() + 0.2; while (performance.now() < until); order.push(String(f.src)); } };
+    q.bulk(Array.from({ length: 20 }, (_, i) => data(100, i)), slowish);
+    await new Promise((r) => setImmediate(r));
+    expect(order).toHaveLength(20);
+    expect(q.slicesTimedOut).toBe(0);
   });
 });

@@ -1,12 +1,13 @@
 /**
  * Receive-side isolation: frames from latency channels are handed up at once, while
- * frames from throughput channels wait in a queue that is processed in bounded slices,
- * yielding to the event loop between slices. Latency data that arrives while bulk data
+ * frames from throughput channels wait in a queue that is processed in bounded slices
+ * (bytes and time), yielding to the event loop between slices. Latency data that arrives while bulk data
  * is being processed therefore overtakes it, and bulk processing can never hold the
  * event loop for long.
  * @packageDocumentation
  */
 import { frameSize, type Frame } from '../netdriver/frame.js';
+
 
 /** Where a frame came from: it knows how to hand the frame up (a device channel). */
 export interface RxSource {
@@ -28,6 +29,14 @@ export interface RxPriorityOptions {
    */
   sliceBytes?: number;
   /**
+   * Time a slice may spend handing throughput frames up, ms, whatever their size: a
+   * slow consumer (a `'data'` handler doing real work) cannot hold the event loop past
+   * it. Checked after each frame, so a slice overruns it by at most one frame's work.
+   * 0 = bytes only.
+   * @default 0.5
+   */
+  sliceMs?: number;
+  /**
    * A throughput batch this small is delivered at once when no bulk data is queued:
    * control frames and small messages skip the event-loop turn; bulk data never does.
    * @default 16384
@@ -39,6 +48,8 @@ export interface RxPriorityOptions {
    * @default 8388608
    */
   maxQueuedBytes?: number;
+  /** Told how long each slice took, ms (the latency trace). @default undefined (not measured) */
+  onSlice?: (ms: number) => void;
 }
 
 /** A batch of frames from one channel, or a fence (a callback run in queue order). */
@@ -52,20 +63,26 @@ interface Batch<C> {
 /** Strict-priority delivery with sliced bulk processing. */
 export class RxPriorityQueue<C extends RxSource> {
   private readonly sliceBytes: number;
+  private readonly sliceMs: number;
   private readonly maxQueuedBytes: number;
   private readonly immediateBytes: number;
+  private readonly onSlice: ((ms: number) => void) | undefined;
   private readonly queue: Batch<C>[] = [];
   private queuedBytes = 0;
   private scheduled = false;
   /** Slices run so far (for tests and metrics). */
   slices = 0;
+  /** Slices that ended because their time budget ran out (`sliceMs`), not their byte budget. */
+  slicesTimedOut = 0;
 
   private readonly waiters = new Set<RxWaiter>();
 
   constructor(options: RxPriorityOptions = {}) {
     this.sliceBytes = options.sliceBytes ?? 256 * 1024;
+    this.sliceMs = options.sliceMs ?? 0.5;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
     this.immediateBytes = options.immediateBytes ?? 16 * 1024;
+    this.onSlice = options.onSlice;
   }
 
   /** Bytes of throughput frames waiting. */
@@ -125,6 +142,8 @@ export class RxPriorityQueue<C extends RxSource> {
     this.scheduled = false;
     this.slices++;
     let budget = this.sliceBytes;
+    const started = this.sliceMs > 0 || this.onSlice !== undefined ? performance.now() : 0;
+    const deadline = this.sliceMs > 0 ? started + this.sliceMs : Infinity;
     while (budget > 0 && this.queue.length > 0) {
       const b = this.queue[0]!;
       if (b.fence) {
@@ -138,9 +157,19 @@ export class RxPriorityQueue<C extends RxSource> {
         this.queuedBytes -= n;
         budget -= n;
         b.from.receive(f);
+        if (deadline !== Infinity && performance.now() >= deadline) {
+          budget = 0;
+          this.slicesTimedOut++;
+        }
       }
-      if (b.next === b.frames.length) this.queue.shift();
+      if (b.next === b.frames.length) {
+        this.queue.shift();
+        // Drop the references to delivered frames: a batch that outlived a scavenge (old
+        // space) would otherwise keep their read buffers alive until the next mark-compact.
+        b.frames.length = 0;
+      }
     }
+    if (this.onSlice !== undefined) this.onSlice(performance.now() - started);
     if (this.queue.length > 0) this.schedule();
     if (this.waiters.size > 0 && !this.congested) {
       const list = [...this.waiters];

@@ -17,7 +17,7 @@ import { earliestCompletion } from '../netscheduler/earliest-completion.js';
 import { isPathManagerFactory, spreadPaths, type PathManagerFactory } from '../netscheduler/path-manager.js';
 import { MAX_ADVERTISED, MAX_ADVERTISED_LENGTH } from '../netdriver/hello.js';
 import { isScalingFactory, saturation, type ScalingFactory } from '../netscheduler/scaling.js';
-import { boolOption as bool, intOption as int } from '../errors/validate.js';
+import { boolOption as bool, intOption as int, numberOption as num } from '../errors/validate.js';
 import { checkStackOptionKeys } from './option-keys.js';
 import type { StackOptions } from './stack-options.js';
 
@@ -33,6 +33,7 @@ export interface ResolvedStackOptions {
     policies: Record<AppClass, PolicyFactory>;
     isolation: boolean;
     rxSliceBytes: number;
+    rxSliceMs: number;
     txSliceBytes: number;
     interval: number;
     elastic: Partial<Record<AppClass, { min: number; max: number }>>;
@@ -65,6 +66,7 @@ export interface ResolvedStackOptions {
   maxReorderBytesPerPeer: number;
   idleTimeout: number;
   zeroCopyWrites: boolean;
+  latencyTrace: boolean;
   peerTimeout: number;
   lingerTimeout: number;
   keepaliveInterval: number;
@@ -177,6 +179,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       policies: { throughput: sched.throughput ?? earliestCompletion(), latency: sched.latency ?? dedicated() },
       isolation: sched.isolation ?? true,
       rxSliceBytes: int('scheduler.rxSliceBytes', sched.rxSliceBytes, 256 * 1024, 1024, 1024 * 1024 * 1024),
+      rxSliceMs: num('scheduler.rxSliceMs', sched.rxSliceMs, 0.5, 0, 1000),
       txSliceBytes: int('scheduler.txSliceBytes', sched.txSliceBytes, 512 * 1024, 0, 1024 * 1024 * 1024),
       interval: int('scheduler.interval', sched.interval, 100, 1, 60_000),
       elastic,
@@ -209,6 +212,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     maxReorderBytesPerPeer: int('maxReorderBytesPerPeer', o.maxReorderBytesPerPeer, 256 * 1024 * 1024, 1024, 2 ** 40),
     idleTimeout: int('idleTimeout', o.idleTimeout, 0, 0, 2 ** 31 - 1),
     zeroCopyWrites: bool('zeroCopyWrites', o.zeroCopyWrites, false),
+    latencyTrace: bool('latencyTrace', o.latencyTrace, false),
     peerTimeout: int('peerTimeout', o.peerTimeout, 10_000, 0, 3_600_000),
     lingerTimeout: int('lingerTimeout', o.lingerTimeout, 30_000, 0, 3_600_000),
     ...keepaliveTiming(o),

@@ -111,6 +111,14 @@ export interface StackOptions {
    */
   zeroCopyWrites?: boolean;
   /**
+   * Record a per-stage timestamp for every DATA segment of latency-class sockets
+   * (write, channel selected, handed to the transport; read from the transport,
+   * delivered), read with `stack.latencyTrace()`. Keeps the last 65,536 segments each
+   * way. Off, it costs one null check per hook.
+   * @default false
+   */
+  latencyTrace?: boolean;
+  /**
    * After every channel to a peer failed, how long its sockets wait for one to come
    * back (re-dialed with backoff) before failing with NETCHANNEL_ERR_PEER_UNREACHABLE, ms.
    * @default 10000
@@ -189,6 +197,13 @@ export interface SchedulerOptions {
   isolation?: boolean;
   /** Throughput bytes processed per receive slice before yielding. @default 262144 */
   rxSliceBytes?: number;
+  /**
+   * Time a receive slice may spend handing throughput data to sockets (their `'data'`
+   * handlers run inside it) before yielding, ms; 0 = bytes only. Bounds the turn
+   * whatever the consumers cost.
+   * @default 0.5
+   */
+  rxSliceMs?: number;
   /**
    * Throughput bytes sent per event-loop turn, stack-wide, before yielding (send-side
    * isolation); 0 = unlimited. Only applies while `isolation` is on.

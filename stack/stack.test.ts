@@ -82,6 +82,7 @@ describe('stack end to end', () => {
     }
     await expect(createStack({ channels: { throughput: -1 } })).rejects.toThrow(/options\.channels\.throughput.*-1/);
     await expect(createStack({ window: 'big' as never })).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_INVALID_ARG' });
+    await expect(createStack({ scheduler: { rxSliceMs: -0.5 } })).rejects.toThrow(/options\.scheduler\.rxSliceMs must be a number 0-1000, got -0\.5/);
     await expect(createStack({ listen: ['ftp://x:1'] })).rejects.toMatchObject({ code: 'NETCHANNEL_ERR_UNKNOWN_SCHEME' });
   });
 

@@ -11,6 +11,7 @@ import type { DeviceChannel } from '../netdriver/net-device.js';
 import { ControlLoop } from '../netscheduler/control-loop.js';
 import type { StackEvent } from '../events/index.js';
 import type { SchedulingPolicy } from '../netscheduler/policy.js';
+import { disabledTrace, SegmentTrace, type LatencyTraceSnapshot } from '../netdriver/segment-trace.js';
 import { RxPriorityQueue } from '../netscheduler/rx-priority.js';
 import { TxSlicer } from '../netscheduler/tx-slicer.js';
 import { Registry } from 'prom-client';
@@ -65,6 +66,7 @@ export class Stack {
   readonly registry: Registry;
   private readonly metrics: StackMetrics | null;
   private readonly metricServers = new Set<MetricsServer>();
+  private readonly trace: SegmentTrace | null;
 
   /** @internal Use {@link createStack}. */
   constructor(
@@ -76,6 +78,8 @@ export class Stack {
     private readonly workers: WorkerRuntime | null = null,
   ) {
     this.hostId = options.hostId;
+    this.trace = options.latencyTrace ? new SegmentTrace() : null;
+    const trace = this.trace;
     const limits = new StackLimits(options);
     this.ctx = {
       localHostId: options.hostId,
@@ -90,6 +94,7 @@ export class Stack {
         idleTimeout: options.idleTimeout,
         zeroCopy: options.zeroCopyWrites,
         sendBuffer: options.sendBuffer,
+        trace: this.trace,
       },
       isolation: options.scheduler.isolation,
       txSlicer: options.scheduler.isolation && options.scheduler.txSliceBytes > 0 ? new TxSlicer(options.scheduler.txSliceBytes) : null,
@@ -98,7 +103,7 @@ export class Stack {
       maxSockets: options.maxSocketsPerPeer,
       maxReorderBytes: options.maxReorderBytesPerPeer,
       limits,
-      rx: new RxPriorityQueue<DeviceChannel>({ sliceBytes: options.scheduler.rxSliceBytes }),
+      rx: new RxPriorityQueue<DeviceChannel>({ sliceBytes: options.scheduler.rxSliceBytes, sliceMs: options.scheduler.rxSliceMs, ...(trace && { onSlice: (ms: number) => trace.slice(ms) }) }),
       emit: (e) => this.events.next(e),
       server: (port) => this.servers.get(port),
     };
@@ -180,6 +185,16 @@ export class Stack {
   }
 
   /** The live peer sessions, in the order they were made (a snapshot, for tools and tests). */
+  /**
+   * The latency trace (`latencyTrace: true`): per-stage timestamps of the DATA segments
+   * latency-class sockets sent and received, oldest first; `clear` starts over. Join a
+   * sender's and its peer's with `joinLatencyTrace`. `enabled` is false (and the lists
+   * empty) without the option.
+   */
+  latencyTrace(options: { clear?: boolean } = {}): LatencyTraceSnapshot {
+    return this.trace === null ? disabledTrace() : this.trace.snapshot(options.clear === true);
+  }
+
   get peers(): readonly PeerSession[] {
     return [...this.sessions.values()];
   }

@@ -92,7 +92,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     this.ip = ipKey(remoteAddress);
     this.budgetSeq = ctx.limits.budget.seq();
     ctx.limits.budget.add(this);
-    const device = (this.device = new NetDevice(peerHostId, this, ctx.rx));
+    const device = (this.device = new NetDevice(peerHostId, this, ctx.rx, ctx.socketDefaults.trace));
     this.router = new ChannelRouter(device, ctx);
     device.on('writable', () => this.router.unblock());
     device.on('channel-added', (dc) => {

@@ -6,6 +6,7 @@
 import type { EventSink } from '../events/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import type { RxScheduler } from '../netdriver/net-device.js';
+import type { SegmentTrace } from '../netdriver/segment-trace.js';
 import type { RouterContext } from './channel-router.js';
 import type { PortAllocator } from './port-allocator.js';
 import type { SessionLimits } from './session-limits.js';
@@ -30,6 +31,8 @@ export interface SessionSocketDefaults {
   zeroCopy: boolean;
   /** Unsent plus unacknowledged bytes a socket holds before `write()` waits for acks. */
   sendBuffer: number;
+  /** The latency trace latency-class sockets record into, or null when it is off. */
+  trace: SegmentTrace | null;
 }
 
 /** What a session needs from its stack. */
@@ -63,6 +66,6 @@ export interface PeerSessionEvents {
 
 /** Construction settings of a socket of class `appClass` (not bound to a session yet). */
 export function socketInit(d: SessionSocketDefaults, appClass: AppClass, sendBuffer = d.sendBuffer): VirtualSocketInit {
-  return { appClass, window: d.window, maxSegment: d.maxSegment, allowHalfOpen: d.allowHalfOpen, holExpansion: d.holExpansion, zeroCopy: d.zeroCopy, sendBuffer };
+  return { appClass, window: d.window, maxSegment: d.maxSegment, allowHalfOpen: d.allowHalfOpen, holExpansion: d.holExpansion, zeroCopy: d.zeroCopy, sendBuffer, trace: appClass === 'latency' ? d.trace : null };
 }
 

@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 import type { AppClass } from '../netdriver/channel.js';
+import type { SegmentTrace } from '../netdriver/segment-trace.js';
 import type { SocketBinding } from './socket-link.js';
 
 /** Default receive window (credit) per socket: 4 MiB. */
@@ -30,4 +31,6 @@ export interface VirtualSocketInit extends Partial<SocketBinding> {
   zeroCopy: boolean;
   /** Unsent plus unacknowledged bytes held before the write callback waits for acks (SO_SNDBUF). */
   sendBuffer: number;
+  /** Latency trace to record this socket's segments into (null: not traced). */
+  trace?: SegmentTrace | null;
 }

@@ -7,6 +7,7 @@
 import { ErrorCode, SocketError, type NetChannelError } from '../errors/index.js';
 import type { AppClass } from '../netdriver/channel.js';
 import { controlFrame, FrameFlag, FrameType, ResetReason, type Frame } from '../netdriver/frame.js';
+import { traceNow, type SegmentTrace } from '../netdriver/segment-trace.js';
 import { AckGate, COPY_WRITES_BELOW } from './ack-gate.js';
 import { RetransmitQueue } from './retransmit-queue.js';
 import { SocketReceiver, type ReceiverHost } from './socket-receiver.js';
@@ -60,6 +61,9 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
   private written = 0;
   /** Write callbacks waiting for acknowledgements (large writes, kept by reference). */
   private readonly gate: AckGate | null;
+  /** The latency trace (latency sockets of a stack with `latencyTrace`), and the time of the last write(). */
+  private readonly trace: SegmentTrace | null;
+  private lastWriteAt = 0;
   private writeCb: ((err?: Error | null) => void) | null = null;
   private finalCb: ((err?: Error | null) => void) | null = null;
   private finSent = false;
@@ -93,6 +97,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     this.retx = new RetransmitQueue({ retain: (delta) => this.link.retain(delta) });
     this.tx = new TxQueue(init.zeroCopy);
     this.gate = init.zeroCopy ? null : new AckGate();
+    this.trace = init.trace ?? null;
     this.rx = new SocketReceiver(this, init.window, init.holExpansion);
     this.state = init.peerGrant === undefined ? (init.link ? 'connecting' : 'idle') : 'open';
     if (init.link) this.bind(init as SocketBinding);
@@ -163,6 +168,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
       cb = encoding;
       encoding = undefined;
     }
+    if (this.trace !== null) this.lastWriteAt = traceNow();
     if (this.gate !== null && chunk instanceof Uint8Array) {
       this.written += chunk.byteLength;
       if (cb !== undefined && chunk.byteLength >= COPY_WRITES_BELOW) {
@@ -253,6 +259,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     const flags = this.gate?.reaches(this.sent + n) ? FrameFlag.ACK_NOW : 0;
     const frame: Frame = { type: FrameType.DATA, flags, src: this.localPort, dst: this.remotePort, seq: this.sndNxt, ack: 0, payload };
     this.retx.push(frame, this.tx.takenSlab, channelId);
+    if (this.trace !== null) this.trace.selected(frame, this.lastWriteAt);
     this.sndNxt = seqAdd(this.sndNxt, n);
     this.sent += n;
     return frame;
@@ -315,6 +322,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     }
     switch (f.type) {
       case FrameType.DATA:
+        if (this.trace !== null) this.trace.delivered(f);
         this.rx.onData(f.seq, f.payload, f.flags);
         break;
       case FrameType.CREDIT: {

@@ -16,7 +16,7 @@ export function listen(spec: KindSpec, onPipe: (p: Pipe) => void): Promise<Liste
     case 'net':
       return listenNet(onPipe);
     case 'netchannel':
-      return listenNetchannel(stackOptions(spec.channels, spec.latencyChannels ?? 0, spec.isolation ?? true, true, spec.transport), onPipe, spec.transport);
+      return listenNetchannel(stackOptions(spec.channels, spec.latencyChannels ?? 0, spec.isolation ?? true, true, spec.transport, spec.trace), onPipe, spec.transport);
     case 'http2':
       return listenHttp2(onPipe);
     case 'yamux':
@@ -28,7 +28,7 @@ export function listen(spec: KindSpec, onPipe: (p: Pipe) => void): Promise<Liste
 export async function dial(spec: KindSpec, target: Target): Promise<Dialer> {
   if (target.kind === 'netchannel') {
     if (spec.kind !== 'netchannel') throw new Error(`a ${spec.kind} client cannot dial a netchannel target`);
-    return dialNetchannel(stackOptions(spec.channels, spec.latencyChannels ?? 0, spec.isolation ?? true, false, spec.transport), target.address, target.vport);
+    return dialNetchannel(stackOptions(spec.channels, spec.latencyChannels ?? 0, spec.isolation ?? true, false, spec.transport, spec.trace), target.address, target.vport);
   }
   if (spec.kind !== target.kind) throw new Error(`a ${spec.kind} client cannot dial a ${target.kind} target`);
   switch (target.kind) {

@@ -16,13 +16,14 @@ const UDP_BENCH = { datagramSize: 65_000 } as const;
 export const VPORT = 80;
 
 /** Stack options of a netchannel case. */
-export function stackOptions(channels: number, latencyChannels: number, isolation: boolean, listen = false, transport: ChannelTransport = { kind: 'tcp' }): StackOptions {
+export function stackOptions(channels: number, latencyChannels: number, isolation: boolean, listen = false, transport: ChannelTransport = { kind: 'tcp' }, trace = false): StackOptions {
   const isUdp = transport.kind === 'udp';
   return {
     ...(listen ? { listen: [isUdp ? 'udp://127.0.0.1:0' : 'tcp://127.0.0.1:0'] } : {}),
     ...(isUdp && { transports: [udp(UDP_BENCH)] }),
     channels: { throughput: channels, latency: latencyChannels },
     scheduler: { isolation },
+    ...(trace && { latencyTrace: true }),
   };
 }
 
@@ -45,6 +46,7 @@ export async function listenNetchannel(opts: StackOptions, onPipe: (p: Pipe) => 
   }
   return {
     target: { kind: 'netchannel', address, vport: VPORT },
+    latencyTrace: () => stack.latencyTrace({ clear: true }),
     close: async () => {
       await closeStack(stack);
       proxy?.close();
@@ -57,6 +59,7 @@ export async function dialNetchannel(opts: StackOptions, address: string, vport:
   const stack = await createStack(opts);
   return {
     open: async (o) => duplexPipe(await stack.connect(address, vport, { appClass: o?.latency ? 'latency' : 'throughput' })),
+    latencyTrace: () => stack.latencyTrace({ clear: true }),
     close: () => closeStack(stack),
   };
 }

@@ -4,6 +4,7 @@
  * each library's native API, so none of them pays for a foreign stream abstraction.
  * @packageDocumentation
  */
+import type { LatencyTraceSnapshot } from '../../index.js';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 
@@ -35,7 +36,7 @@ export interface Pipe {
 /** The transports compared. */
 export type KindSpec =
   | { kind: 'net' }
-  | { kind: 'netchannel'; channels: number; latencyChannels?: number; isolation?: boolean; transport?: ChannelTransport }
+  | { kind: 'netchannel'; channels: number; latencyChannels?: number; isolation?: boolean; transport?: ChannelTransport; trace?: boolean }
   | { kind: 'http2' }
   | { kind: 'yamux' };
 
@@ -53,6 +54,8 @@ export interface Listener {
   readonly target: Target;
   /** Closes every accepted pipe and the listener. */
   close(): Promise<void>;
+  /** netchannel with `trace`: the stack's latency trace (see `stack.latencyTrace()`). */
+  latencyTrace?(): LatencyTraceSnapshot;
 }
 
 /** The connecting end of one case. */
@@ -61,6 +64,8 @@ export interface Dialer {
   open(options?: { latency?: boolean }): Promise<Pipe>;
   /** Closes every pipe and the connection(s). */
   close(): Promise<void>;
+  /** netchannel with `trace`: the stack's latency trace (see `stack.latencyTrace()`). */
+  latencyTrace?(): LatencyTraceSnapshot;
 }
 
 /** Label of a transport case, e.g. `netchannel 4ch` or `raw net`. */

@@ -77,7 +77,7 @@ export class StreamChannel extends BaseChannel {
     return this.stream.writableLength;
   }
 
-  protected _send(frames: readonly Frame[]): void {
+  protected _send(frames: readonly Frame[], written?: () => void): void {
     const s = this.stream;
     // Everything enqueued in this tick leaves in one writev: cork now, uncork on nextTick.
     if (!this.corked) {
@@ -97,6 +97,8 @@ export class StreamChannel extends BaseChannel {
         s.write(f.payload);
       }
     }
+    // The stream calls back once the bytes written so far were handed to the OS.
+    if (written !== undefined) s.write(EMPTY_CHUNK, written);
 
     if (this.needWritable || s.writableLength > this.lowWater) this.armDrain();
   }
