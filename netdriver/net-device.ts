@@ -153,6 +153,8 @@ export interface NetDeviceEvents {
   'channel-removed': [DeviceChannel, Error | undefined];
   /** Some channel has transmit room again. */
   writable: [];
+  /** A channel's ACK acknowledged more of what was sent on it (less in flight). */
+  acked: [];
   /** The last channel is gone. */
   down: [Error | undefined];
   /** A channel holding unacknowledged data made no progress for too long; it is skipped. */
@@ -357,7 +359,10 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
       }
     }
     frames.length = keep;
-    if (progress) this.checkLate(now);
+    if (progress) {
+      this.checkLate(now);
+      this.emit('acked');
+    }
     if (fb.rxData - fb.rxReported >= ACK_EVERY_BYTES) this.sendAck(dc);
     else if (fb.rxData !== fb.rxReported && this.ackTimer === null) this.ackTimer = setTimeout(this.flushAcks, ACK_DELAY_MS).unref();
     if (bulk) this.rx.bulk(frames, dc);

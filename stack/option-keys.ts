@@ -59,6 +59,8 @@ export const SCHEDULER_OPTION_KEYS = {
   isolation: true,
   rxSliceBytes: true,
   rxSliceMs: true,
+  throughputInflightCap: true,
+  latencyActiveMs: true,
   txSliceBytes: true,
   interval: true,
   elastic: true,

@@ -34,6 +34,8 @@ export interface ResolvedStackOptions {
     isolation: boolean;
     rxSliceBytes: number;
     rxSliceMs: number;
+    throughputInflightCap: number;
+    latencyActiveMs: number;
     txSliceBytes: number;
     interval: number;
     elastic: Partial<Record<AppClass, { min: number; max: number }>>;
@@ -180,6 +182,8 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
       isolation: sched.isolation ?? true,
       rxSliceBytes: int('scheduler.rxSliceBytes', sched.rxSliceBytes, 256 * 1024, 1024, 1024 * 1024 * 1024),
       rxSliceMs: num('scheduler.rxSliceMs', sched.rxSliceMs, 0.5, 0, 1000),
+      throughputInflightCap: int('scheduler.throughputInflightCap', sched.throughputInflightCap, 4 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+      latencyActiveMs: int('scheduler.latencyActiveMs', sched.latencyActiveMs, 100, 1, 60_000),
       txSliceBytes: int('scheduler.txSliceBytes', sched.txSliceBytes, 512 * 1024, 0, 1024 * 1024 * 1024),
       interval: int('scheduler.interval', sched.interval, 100, 1, 60_000),
       elastic,

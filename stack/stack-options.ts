@@ -210,6 +210,18 @@ export interface SchedulerOptions {
    * @default 524288
    */
   txSliceBytes?: number;
+  /**
+   * While a peer's latency traffic is active (a latency-class socket sent or received
+   * a frame in the last `latencyActiveMs`), its throughput channels together may hold
+   * at most this many bytes queued plus unacknowledged (channel ACKs); throughput
+   * sockets wait for acknowledgements beyond it. Keeps the kernel and user-space
+   * queues ahead of the peer's event loop short, so latency frames are read sooner.
+   * 0 = no cap. Only applies while `isolation` is on.
+   * @default 4194304
+   */
+  throughputInflightCap?: number;
+  /** How long latency traffic counts as active after its last frame, ms (see `throughputInflightCap`). @default 100 */
+  latencyActiveMs?: number;
   /** Control-loop tick, ms. @default 100 */
   interval?: number;
   /**

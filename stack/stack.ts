@@ -97,6 +97,8 @@ export class Stack {
         trace: this.trace,
       },
       isolation: options.scheduler.isolation,
+      throughputInflightCap: options.scheduler.isolation ? options.scheduler.throughputInflightCap : 0,
+      latencyActiveMs: options.scheduler.latencyActiveMs,
       txSlicer: options.scheduler.isolation && options.scheduler.txSliceBytes > 0 ? new TxSlicer(options.scheduler.txSliceBytes) : null,
       peerTimeout: options.peerTimeout,
       lingerTimeout: options.lingerTimeout,

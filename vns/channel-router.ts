@@ -20,6 +20,13 @@ export interface RouterContext {
   readonly isolation: boolean;
   /** Per-turn budget for throughput transmission (send-side isolation); null = unlimited. */
   readonly txSlicer: TxSlicer | null;
+  /**
+   * While the peer's latency traffic is active, the throughput channels together may
+   * hold at most this many bytes queued plus unacknowledged; 0 = no cap.
+   */
+  readonly throughputInflightCap: number;
+  /** Latency traffic counts as active this long after its last frame either way, ms. */
+  readonly latencyActiveMs: number;
 }
 
 /** Most control frames kept while no channel is usable. */
@@ -39,6 +46,10 @@ export const NO_CHANNEL = -1;
 export class ChannelRouter {
   /** Segments that found every channel of their class full, per class, since the last tick. */
   readonly blockedWaits: Record<AppClass, number> = { latency: 0, throughput: 0 };
+  /** Throughput segments that waited for the in-flight cap (latency traffic active), in total. */
+  capWaits = 0;
+  /** `performance.now()` of the peer's last latency frame sent or received. */
+  private latencyAt = -Infinity;
   private readonly blocked = new Set<LinkedSocket>();
   /** Control frames waiting for a channel (none was usable when they were sent). */
   private pendingControl: Array<{ appClass: AppClass; frame: Frame; state: unknown }> = [];
@@ -56,6 +67,7 @@ export class ChannelRouter {
    * False when the socket must wait; it is pumped again once a channel has room.
    */
   sendData(sock: LinkedSocket, bytes: number): boolean {
+    if (sock.appClass === 'latency') this.latencyAt = performance.now();
     const dc = this.route(sock, bytes);
     if (dc === undefined) return false;
     this.device.transmit(dc, sock.takeSegment(bytes, dc.id));
@@ -113,6 +125,23 @@ export class ChannelRouter {
     this.blocked.delete(sock);
   }
 
+  /** A frame of a latency socket arrived: latency traffic is active. */
+  latencySeen(): void {
+    this.latencyAt = performance.now();
+  }
+
+  /**
+   * True while latency traffic is active and the throughput channels hold `cap` bytes
+   * or more queued plus unacknowledged: a throughput segment then waits (for an ACK).
+   */
+  private overCap(candidates: readonly DeviceChannel[]): boolean {
+    const cap = this.ctx.throughputInflightCap;
+    if (cap === 0 || performance.now() - this.latencyAt > this.ctx.latencyActiveMs) return false;
+    let held = 0;
+    for (const c of candidates) held += c.txQueuedBytes + c.inflightBytes;
+    return held >= cap;
+  }
+
   /** Pumps every waiting socket (a channel became writable, or one was added). */
   unblock(): void {
     if (this.blocked.size === 0) return;
@@ -127,6 +156,11 @@ export class ChannelRouter {
   private route(sock: LinkedSocket, bytes: number): DeviceChannel | undefined {
     const candidates = this.candidates(sock.appClass);
     if (candidates.length === 0) return this.wait(sock);
+    if (sock.appClass === 'throughput' && bytes > 0 && this.overCap(candidates)) {
+      this.capWaits++;
+      this.blocked.add(sock); // pumped again on the next ACK ('acked') or writable channel
+      return undefined;
+    }
     const slicer = this.ctx.txSlicer;
     if (slicer !== null && sock.appClass === 'throughput' && bytes > 0 && !slicer.take(bytes)) {
       this.blocked.add(sock);

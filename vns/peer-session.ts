@@ -95,6 +95,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     const device = (this.device = new NetDevice(peerHostId, this, ctx.rx, ctx.socketDefaults.trace));
     this.router = new ChannelRouter(device, ctx);
     device.on('writable', () => this.router.unblock());
+    device.on('acked', () => this.router.unblock());
     device.on('channel-added', (dc) => {
       this.ctx.emit({ type: 'channel-added', at: Date.now(), peer: device.peerHostId, channelId: dc.id, appClass: dc.appClass, index: dc.index, transport: dc.channel.scheme });
       if (this.reconnectTimer) {
@@ -201,6 +202,11 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     return this.router.blockedWaits;
   }
 
+  /** Throughput segments that waited for `scheduler.throughputInflightCap` (latency traffic active), in total. */
+  get capWaits(): number {
+    return this.router.capWaits;
+  }
+
   // ---- SocketLink ----------------------------------------------------------------
 
   sendData(sock: LinkedSocket, bytes: number): boolean {
@@ -287,6 +293,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> implements Sock
     }
     const sock = this.sockets.get(keyOf(f.dst, f.src));
     if (sock !== undefined) {
+      if (sock.appClass === 'latency') this.router.latencySeen();
       if (f.type === FrameType.SYNC_ACK && sock.connecting) sock.bindEndpoints(from.channel);
       if (f.type !== FrameType.SYNC) sock.onFrame(f);
       else if (f.dst <= MAX_LISTEN_PORT && !sock.destroyed) this.control(sock, sock.syncFrame(FrameType.SYNC_ACK)); // SYNC_ACK may have been lost
