@@ -237,17 +237,18 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
       this.finSent = true;
       this.link.control(this, controlFrame(FrameType.FIN, this.localPort, this.remotePort, this.sndNxt));
     }
-    const failure = err ?? new SocketError(ErrorCode.CLOSED, `virtual socket ${this.localPort}->${this.remotePort} destroyed`);
+    // Made only when a callback gets it (an Error captures a stack: not free per close).
+    const failure = (): Error => err ?? new SocketError(ErrorCode.CLOSED, `virtual socket ${this.localPort}->${this.remotePort} destroyed`);
     if (!reset && !this.resetByPeer && this.finSent && !this.allAcked) {
       this.lingering = true;
       this.link.linger(this);
     } else {
-      this.dropUnacked(failure);
+      this.dropUnacked(this.gate?.waiting ? failure() : null);
       this.link.detach(this);
     }
     const pending = this.writeCb ?? this.finalCb;
     this.writeCb = this.finalCb = null;
-    if (pending) pending(failure);
+    if (pending) pending(failure());
     this.link.closed(this, err);
     this.finishDestroy(err, cb);
   }
