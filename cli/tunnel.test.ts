@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseChannels, parseRoute, resolveTunnelOptions } from './options.js';
 import { decodeReply, decodeRequest, encodeReply, encodeRequest, ReplyStatus } from './tunnel/header.js';
 import { spawnTunnel, type TunnelProcess } from './tunnel/spawn.js';
+import { until } from '../test/pair.js';
 import { Allowlist, parseHostPort } from './tunnel/target.js';
 
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -166,14 +167,19 @@ describe('netchannel tunnel: two processes on loopback', () => {
     expect(got.bytes.length).toBe(0);
     expect(got.ended).toBe(false);
     expect(secretHits).toBe(0);
-    expect(exit.stderr()).toMatch(new RegExp(`target 127\\.0\\.0\\.1:${secret.port} is not allowed`));
+    // The child's stderr can arrive after the client saw the close: wait for the line (bounded).
+    const refusal = new RegExp(`target 127\\.0\\.0\\.1:${secret.port} is not allowed`);
+    await until(() => refusal.test(exit.stderr()), 5000, 'the exit to log the refusal');
+    expect(exit.stderr()).toMatch(refusal);
   });
 
   it('an allowed target that refuses the connection closes the client with no data', async () => {
     const got = await exchange(entry.routePorts[DEAD]!, Buffer.from('x'), false);
     expect(got.bytes.length).toBe(0);
     expect(got.ended).toBe(false);
-    expect(entry.stderr()).toMatch(/cannot connect to 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    const refused = /cannot connect to 127\.0\.0\.1:\d+: .*ECONNREFUSED/;
+    await until(() => refused.test(entry.stderr()), 5000, 'the entry to log the refused connection');
+    expect(entry.stderr()).toMatch(refused);
   });
 
   it('a client reset reaches the server as a reset, not as an end', async () => {
