@@ -7,18 +7,18 @@ import { InvalidArgumentError } from './index.js';
 
 /** An integer option in [min, max]; `fallback` when undefined. */
 export function intOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(`options.${name} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`);
-  }
-  return value;
+  return rangeOption(name, value, fallback, min, max, true);
 }
 
 /** A finite number option in `min`–`max` (fractions allowed); `fallback` when undefined. */
 export function numberOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  return rangeOption(name, value, fallback, min, max, false);
+}
+
+function rangeOption(name: string, value: unknown, fallback: number, min: number, max: number, integer: boolean): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new InvalidArgumentError(`options.${name} must be a number ${min}-${max}, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !(integer ? Number.isInteger(value) : Number.isFinite(value)) || value < min || value > max) {
+    throw new InvalidArgumentError(`options.${name} must be ${integer ? 'an integer' : 'a number'} ${min}-${max}, got ${JSON.stringify(value)}`);
   }
   return value;
 }

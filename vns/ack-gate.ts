@@ -67,12 +67,7 @@ export class AckGate {
 
   /** The peer acknowledged up to stream offset `acked`: runs the callbacks it completes, in order. */
   acked(acked: number): void {
-    while (this.head < this.cbs.length && this.ends[this.head]! <= acked) {
-      const cb = this.cbs[this.head]!;
-      this.head++;
-      if (this.head * 2 >= this.cbs.length) this.compact();
-      cb();
-    }
+    this.release(acked, null);
   }
 
   /**
@@ -82,7 +77,12 @@ export class AckGate {
   drop(err: Error | null): void {
     this.flagEnds = [];
     this.flagHead = 0;
-    while (this.head < this.cbs.length) {
+    this.release(Infinity, err);
+  }
+
+  /** Runs, in order, the callbacks of writes ending at or before `upTo`, with `err`. */
+  private release(upTo: number, err: Error | null): void {
+    while (this.head < this.cbs.length && this.ends[this.head]! <= upTo) {
       const cb = this.cbs[this.head]!;
       this.head++;
       if (this.head * 2 >= this.cbs.length) this.compact();

@@ -67,7 +67,7 @@ export class ChannelRouter {
    * False when the socket must wait; it is pumped again once a channel has room.
    */
   sendData(sock: LinkedSocket, bytes: number): boolean {
-    if (sock.appClass === 'latency') this.latencyAt = performance.now();
+    if (sock.appClass === 'latency') this.latencySeen();
     const dc = this.route(sock, bytes);
     if (dc === undefined) return false;
     this.device.transmit(dc, sock.takeSegment(bytes, dc.id));
@@ -136,7 +136,7 @@ export class ChannelRouter {
    */
   private overCap(candidates: readonly DeviceChannel[]): boolean {
     const cap = this.ctx.throughputInflightCap;
-    if (cap === 0 || performance.now() - this.latencyAt > this.ctx.latencyActiveMs) return false;
+    if (cap === 0 || this.latencyAt === -Infinity || performance.now() - this.latencyAt > this.ctx.latencyActiveMs) return false;
     let held = 0;
     for (const c of candidates) held += c.txQueuedBytes + c.inflightBytes;
     return held >= cap;

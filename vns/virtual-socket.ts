@@ -57,8 +57,8 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
   /** Written bytes not yet sent. */
   private readonly tx: TxQueue;
   private sent = 0;
-  /** Bytes passed to write() (stream offset of the end of the last write). */
-  private written = 0;
+  /** Bytes of the `_write`/`_writev` whose callback is pending (still counted in `writableLength`). */
+  private inWrite = 0;
   /** Write callbacks waiting for acknowledgements (large writes, kept by reference). */
   private readonly gate: AckGate | null;
   /** The latency trace (latency sockets of a stack with `latencyTrace`), and the time of the last write(). */
@@ -169,33 +169,30 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
       encoding = undefined;
     }
     if (this.trace !== null) this.lastWriteAt = traceNow();
-    if (this.gate !== null && chunk instanceof Uint8Array) {
-      this.written += chunk.byteLength;
-      if (cb !== undefined && chunk.byteLength >= COPY_WRITES_BELOW) {
-        const end = this.written;
-        const done = cb;
-        this.gate.expect(end);
-        cb = (err) => (err ? done(err) : this.gate!.wait(end, this.sent - this.retx.bytes, done));
-      }
-    } else if (typeof chunk === 'string') this.written += Buffer.byteLength(chunk, encoding ?? this.defaultEncoding);
+    if (this.gate !== null && cb !== undefined && chunk instanceof Uint8Array && chunk.byteLength >= COPY_WRITES_BELOW) {
+      // Stream offset where this write ends: sent, queued here, and buffered in the
+      // Writable (which still counts the chunk being written, already in tx or sent).
+      const end = this.sent + this.tx.bytes + this.writableLength - this.inWrite + chunk.byteLength;
+      const done = cb;
+      this.gate.expect(end);
+      cb = (err) => (err ? done(err) : this.gate!.wait(end, this.sent - this.retx.bytes, done));
+    }
     return super.write(chunk, encoding as BufferEncoding, cb);
-  }
-
-  private defaultEncoding: BufferEncoding = 'utf8';
-  override setDefaultEncoding(encoding: BufferEncoding): this {
-    super.setDefaultEncoding(encoding); // validates it
-    this.defaultEncoding = encoding;
-    return this;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.tx.push(chunk);
+    this.inWrite = chunk.length;
     this.writeCb = cb;
     this.pump();
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
-    for (const c of chunks) this.tx.push(c.chunk);
+    this.inWrite = 0;
+    for (const c of chunks) {
+      this.tx.push(c.chunk);
+      this.inWrite += c.chunk.length;
+    }
     this.writeCb = cb;
     this.pump();
   }
@@ -248,6 +245,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     }
     const pending = this.writeCb ?? this.finalCb;
     this.writeCb = this.finalCb = null;
+    this.inWrite = 0;
     if (pending) pending(failure());
     this.link.closed(this, err);
     this.finishDestroy(err, cb);
@@ -288,6 +286,7 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     // The send buffer: a writer is paced by acknowledgements, not by our memory.
     if (cb && this.retx.bytes < this.sendBuffer) {
       this.writeCb = null;
+      this.inWrite = 0;
       cb();
     }
     const fin = this.finalCb;

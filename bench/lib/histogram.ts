@@ -21,7 +21,11 @@ export class LatencyRecorder {
 
   /** Records the time since `startNs` (a `process.hrtime.bigint()` value). */
   recordSince(startNs: bigint): void {
-    const us = Number(process.hrtime.bigint() - startNs) / 1000;
+    this.recordUs(Number(process.hrtime.bigint() - startNs) / 1000);
+  }
+
+  /** Records one value, µs (clamped to 1 µs – 60 s). */
+  recordUs(us: number): void {
     this.h.recordValue(Math.min(60_000_000, Math.max(1, Math.round(us))));
   }
 

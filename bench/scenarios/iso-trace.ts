@@ -12,6 +12,9 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { joinLatencyTrace, type LatencyTraceSnapshot, type TracedSegment } from '../../index.js';
+import { LatencyRecorder } from '../lib/histogram.js';
+import { summarize } from '../lib/stats.js';
+import { runsOf } from './summary.js';
 import type { Figures, RunRecord } from './types.js';
 
 const DIR = path.join(os.tmpdir(), `netchannel-bench-trace-${process.ppid}`);
@@ -39,18 +42,24 @@ function loadTrace(dir: string, id: number | undefined): LatencyTraceSnapshot | 
   }
 }
 
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+/** p99 and max of `valuesMs`, µs. */
+function tail(valuesMs: readonly number[]): { p99: number; max: number } {
+  const rec = new LatencyRecorder();
+  for (const v of valuesMs) rec.recordUs(v * 1000);
+  const f = rec.figures();
+  return { p99: f.p99Us, max: f.maxUs };
 }
 
 /** p50/p99/p99.9 of each stage, µs, as `<dir>.<stage>.<p>`; plus, for the slowest 0.1 % by total, the mean of each stage (`<dir>.tail.<stage>`). */
 function stageFigures(dir: string, segs: readonly TracedSegment[]): Figures {
   const out: Figures = { [`${dir}.segments`]: segs.length };
   for (const st of STAGES) {
-    const v = segs.map((s) => s[st]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
-    out[`${dir}.${st}.p50`] = quantile(v, 0.5) * 1000;
-    out[`${dir}.${st}.p99`] = quantile(v, 0.99) * 1000;
-    out[`${dir}.${st}.p999`] = quantile(v, 0.999) * 1000;
+    const rec = new LatencyRecorder();
+    for (const s of segs) if (s[st] !== undefined) rec.recordUs(s[st] * 1000);
+    const f = rec.figures();
+    out[`${dir}.${st}.p50`] = f.p50Us;
+    out[`${dir}.${st}.p99`] = f.p99Us;
+    out[`${dir}.${st}.p999`] = f.p999Us;
   }
   const slowest = [...segs].sort((a, b) => b.total - a.total).slice(0, Math.max(1, Math.ceil(segs.length / 1000)));
   for (const st of STAGES) out[`${dir}.tail.${st}`] = (slowest.reduce((a, s) => a + (s[st] ?? 0), 0) / slowest.length) * 1000;
@@ -71,19 +80,17 @@ export function joinRunTraces(records: readonly RunRecord[], childPpid = process
     if (r.server) delete r.server[TRACE_FIGURE];
     if (c === undefined || s === undefined || !r.client) continue;
     Object.assign(r.client, stageFigures('ping', joinLatencyTrace(c, s)), stageFigures('pong', joinLatencyTrace(s, c)));
-    const slices = [...s.rxSlicesMs, ...c.rxSlicesMs].sort((a, b) => a - b);
-    r.client['rxSlice.p99'] = quantile(slices, 0.99) * 1000;
-    r.client['rxSlice.max'] = (slices.at(-1) ?? 0) * 1000;
+    const slices = tail([...s.rxSlicesMs, ...c.rxSlicesMs]);
+    r.client['rxSlice.p99'] = slices.p99;
+    r.client['rxSlice.max'] = slices.max;
   }
 }
 
-/** One line per direction: the median over runs of each stage's p99.9, and where the slowest 0.1 % spent their time. */
-export function traceLines(label: string, runs: readonly RunRecord[]): string[] {
-  const med = (k: string): number => {
-    const v = runs.map((r) => r.client?.[k]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
-    return v.length === 0 ? NaN : v[Math.floor(v.length / 2)]!;
-  };
-  if (!runs.some((r) => r.client?.['ping.segments'] !== undefined)) return [];
+/** One line per direction: the median over the case's runs of each stage's p99.9, and where the slowest 0.1 % spent their time. */
+export function traceLines(label: string, records: readonly RunRecord[]): string[] {
+  const runs = runsOf(records, label).filter((r) => r.client['ping.segments'] !== undefined);
+  if (runs.length === 0) return [];
+  const med = (k: string): number => summarize(runs.map((r) => r.client[k] ?? NaN)).median;
   const lines = (['ping', 'pong'] as const).map((d) => {
     const p = STAGES.map((st) => `${st} ${med(`${d}.${st}.p999`).toFixed(0)}`).join(', ');
     const t = STAGES.map((st) => `${st} ${med(`${d}.tail.${st}`).toFixed(0)}`).join(', ');

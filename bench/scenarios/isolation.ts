@@ -41,7 +41,7 @@ async function server(params: { [k: string]: Json }): Promise<ServerSide> {
   let bulkBytes = 0;
   let b0 = 0;
   let t0 = 0n;
-  const loop = monitorEventLoopDelay({ resolution: 1 });
+  let loop: ReturnType<typeof loopDelay> | null = null;
   const listener = await listen(p.kind, (pipe) =>
     routeByTag(pipe, {
       [TAG.latency]: (lp) => responder(lp, SIZE, PING),
@@ -54,21 +54,30 @@ async function server(params: { [k: string]: Json }): Promise<ServerSide> {
       b0 = bulkBytes;
       t0 = process.hrtime.bigint();
       listener.latencyTrace?.(); // clears what the warm-up recorded
-      loop.reset();
-      loop.enable();
+      loop = loopDelay();
     },
     stop: () => {
-      loop.disable();
       const trace = listener.latencyTrace?.();
       return {
         bulkBytes: bulkBytes - b0,
         bulkNs: Number(process.hrtime.bigint() - t0),
-        loopP99Us: loop.percentile(99) / 1000,
-        loopMaxUs: loop.max / 1000,
+        ...loop?.stop(),
         ...(trace?.enabled && { [TRACE_FIGURE]: saveTrace(trace) }),
       };
     },
     teardown: () => listener.close(),
+  };
+}
+
+/** Event-loop delay from now until `stop()`: its p99 and max, µs. */
+function loopDelay(): { stop(): { loopP99Us: number; loopMaxUs: number } } {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  return {
+    stop: () => {
+      h.disable();
+      return { loopP99Us: h.percentile(99) / 1000, loopMaxUs: h.max / 1000 };
+    },
   };
 }
 
@@ -97,8 +106,7 @@ async function client(params: { [k: string]: Json }, target: Json): Promise<Clie
       if (p.loaded) await new Promise((resolve) => setTimeout(resolve, p.warmMs));
       const rec = new LatencyRecorder();
       dialer.latencyTrace?.(); // clears what the warm-up recorded
-      const loop = monitorEventLoopDelay({ resolution: 1 });
-      loop.enable();
+      const loop = loopDelay();
       const end = performance.now() + p.durationMs;
       await Promise.all(
         lats.map(async ({ pipe, pong }) => {
@@ -113,7 +121,7 @@ async function client(params: { [k: string]: Json }, target: Json): Promise<Clie
       );
       stop = true;
       await within(Promise.all(writers), 10_000);
-      loop.disable();
+      const loopFigures = loop.stop();
       const trace = dialer.latencyTrace?.();
       const f = rec.figures();
       return {
@@ -122,8 +130,7 @@ async function client(params: { [k: string]: Json }, target: Json): Promise<Clie
         p99Us: f.p99Us,
         p999Us: f.p999Us,
         maxUs: f.maxUs,
-        loopP99Us: loop.percentile(99) / 1000,
-        loopMaxUs: loop.max / 1000,
+        ...loopFigures,
         ...(trace?.enabled && { [TRACE_FIGURE]: saveTrace(trace) }),
       };
     },
@@ -188,7 +195,7 @@ export const isolation: Scenario = {
     const { m, header, rows } = summaryOf(records, cases, METRICS);
     const ratios = [
       ...KINDS.map(([l]) => `${ratioLine(`${l}: p99 loaded / unloaded`, ratio(med(m, l, 'p99'), med(m, l + UNLOADED, 'p99')))}; ${ratioLine('p99.9', ratio(med(m, l, 'p999'), med(m, l + UNLOADED, 'p999')))}`),
-      ...cases.flatMap((c) => traceLines(c.label, records.filter((r) => r.case === c.label && !r.warmup && r.error === undefined))),
+      ...cases.flatMap((c) => traceLines(c.label, records)),
       ...MANY_KINDS.filter(([l]) => l !== 'raw net').map(([l]) => `${ratioLine(`raw net / ${l} p99, 1 latency socket`, ratio(med(m, 'raw net', 'p99'), med(m, l, 'p99')))}; ${ratioLine(`${MANY_LATENCY} latency sockets`, ratio(med(m, 'raw net' + MANY, 'p99'), med(m, l + MANY, 'p99')))}`),
     ];
     const labels = KINDS.map(([l]) => l);
