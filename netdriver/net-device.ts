@@ -53,6 +53,9 @@ function ackedSize(f: Frame): number {
   }
 }
 
+/** Bytes taken from each throughput channel per round when reading resumes after congestion. */
+const RESUME_PULL_BYTES = 64 * 1024;
+
 /** Delivers everything at once (no receive scheduler). */
 const directRx: RxScheduler = {
   urgent: (frames, from) => {
@@ -137,6 +140,10 @@ export class DeviceChannel {
   /** True while the channel holds unacknowledged data and makes no progress. */
   get stale(): boolean {
     return this.feedback.stale;
+  }
+  /** True while bytes received on the channel await our ACK (the next frame sent on it carries one). */
+  get ackPending(): boolean {
+    return this.feedback.rxData !== this.feedback.rxReported;
   }
 
   /** Hands one received frame to the device's sink (called by the receive scheduler). */
@@ -264,12 +271,13 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
   /**
    * Transmits `frame` on `dc` (one of this device's channels, chosen by the scheduler).
    * Control frames may exceed the high-water mark; DATA is only sent where the policy
-   * saw room.
+   * saw room. A pending channel-level ACK goes along in the same write.
    */
   transmit(dc: DeviceChannel, frame: Frame): void {
     dc.feedback.onSent(ackedSize(frame));
     if (this.trace === null) dc.channel.enqueue(frame);
     else dc.channel.enqueue(frame, this.trace.transmitting(frame));
+    if (dc.ackPending) this.sendAck(dc);
   }
 
   /**
@@ -312,17 +320,26 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
 
   /** Pulls frames from throughput channels again after the receive queue drained. */
   resumeRx(): void {
-    for (const dc of this.channels) if (dc.appClass === 'throughput') this.pump(dc);
+    // Round-robin, in small pulls: the channels hold segments of the same sockets, and
+    // taking one channel's whole backlog first would hand them up out of order.
+    let pulled = true;
+    while (pulled) {
+      pulled = false;
+      for (const dc of this.channels) {
+        if (dc.appClass === 'throughput' && dc.channel.rxQueuedBytes > 0 && this.pump(dc, RESUME_PULL_BYTES)) pulled = true;
+      }
+    }
   }
 
-  private pump(dc: DeviceChannel): void {
+  /** Hands `dc`'s received frames (up to `maxBytes`) to the receive scheduler; false when none were taken. */
+  private pump(dc: DeviceChannel, maxBytes = Infinity): boolean {
     const bulk = dc.appClass === 'throughput';
     if (bulk && this.rx.congested) {
       this.rx.whenDrained(this); // resumeRx() pulls again
-      return;
+      return false;
     }
-    const frames = dc.channel.dequeue();
-    if (frames.length === 0) return;
+    const frames = dc.channel.dequeue(maxBytes);
+    if (frames.length === 0) return false;
     const now = (dc.lastRxAt = performance.now());
     const fb = dc.feedback;
     let keep = 0;
@@ -350,7 +367,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
         this.send(dc, { ...f, type: FrameType.PONG });
       } else if (f.type === FrameType.HELLO) {
         dc.channel.destroy(new FrameError(ErrorCode.PROTOCOL, `unexpected HELLO on established channel ${dc.id}`));
-        return;
+        return false;
       } else if (f.type === FrameType.BYE) {
         bye = !dc.byeReceived;
         dc.byeReceived = true;
@@ -369,6 +386,7 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     else this.rx.urgent(frames, dc);
     // Answer a BYE at once (once the frames before it are delivered), not at the end of the transport.
     if (bye) this.rx.fence(dc, () => void this.closeChannel(dc));
+    return true;
   }
 
   private ackTimer: NodeJS.Timeout | null = null;

@@ -149,6 +149,15 @@ describe('control frames', () => {
     (c[1] as { txQueuedBytes: number }).txQueuedBytes = 1;
     expect(leastQueued(c).id).toBe(3);
   });
+  it('leastQueued breaks a tie for an ACK pending (the frame carries it), the most recently heard from first; queue and in-flight bytes still come first', () => {
+    const c = chans(0, 0, 0, 0).map((v, i) => ({ ...v, ackPending: i >= 1, lastRxAt: [0, 10, 30, 20][i]! }));
+    expect(leastQueued(c).id).toBe(3); // ACK pending and heard from last
+    (c[2] as { inflightBytes: number }).inflightBytes = 24; // one frame not yet acknowledged on it
+    expect(leastQueued(c).id).toBe(4);
+    (c[3] as { txQueuedBytes: number }).txQueuedBytes = 24;
+    expect(leastQueued(c).id).toBe(2);
+    expect(leastQueued(chans(0, 0)).id).toBe(1); // views without the optional fields: the first
+  });
   it('a policy made by definePolicy carries the factory name', () => {
     const f = definePolicy('mine', () => ({ select: (_s, c) => c[0] }));
     expect(f.policyName).toBe('mine');

@@ -47,6 +47,14 @@ export interface ChannelView {
    * every channel of the class is stale.
    */
   readonly stale: boolean;
+  /**
+   * True while this end has received bytes on the channel that it has not acknowledged
+   * yet: the next frame sent on it carries the channel-level ACK along (same write), which
+   * saves the peer a wake-up for a separate ACK. Undefined where unknown.
+   */
+  readonly ackPending?: boolean;
+  /** `performance.now()` (milliseconds) when a frame last arrived on the channel. Undefined where unknown. */
+  readonly lastRxAt?: number;
 }
 
 /** What is being placed: a DATA segment, or a control frame (SYNC, CREDIT, FIN, RST). */
@@ -122,8 +130,10 @@ export function isPolicyFactory(value: unknown): value is PolicyFactory {
 /**
  * The least-queued of `channels` (never empty): where control frames go by default.
  * Ties (on loopback every user-space queue is usually empty) go to the channel with
- * the fewest bytes in flight, then to the first: a channel that stopped delivering
- * keeps its in-flight bytes and stops getting control frames too.
+ * the fewest bytes in flight (a channel that stopped delivering keeps its in-flight
+ * bytes and stops getting control frames too), then to one with an ACK pending, the
+ * most recently heard from first (the frame carries the ACK along, and a reply goes
+ * back on the channel the request came in on), then to the first.
  */
 export function leastQueued<C extends ChannelView>(channels: readonly C[]): C {
   let best = channels[0]!;
@@ -133,9 +143,16 @@ export function leastQueued<C extends ChannelView>(channels: readonly C[]): C {
   return best;
 }
 
-/** True when `a` is less queued than `b`: fewer bytes queued, or as many and fewer in flight. */
+/**
+ * True when `a` is less queued than `b`: fewer bytes queued; or as many and fewer in
+ * flight; or as many of both and `a` has an ACK pending where `b` has none, or both
+ * have and a frame arrived on `a` more recently.
+ */
 export function lessQueued(a: ChannelView, b: ChannelView): boolean {
-  return a.txQueuedBytes < b.txQueuedBytes || (a.txQueuedBytes === b.txQueuedBytes && a.inflightBytes < b.inflightBytes);
+  if (a.txQueuedBytes !== b.txQueuedBytes) return a.txQueuedBytes < b.txQueuedBytes;
+  if (a.inflightBytes !== b.inflightBytes) return a.inflightBytes < b.inflightBytes;
+  if (a.ackPending !== true) return false;
+  return b.ackPending !== true || (a.lastRxAt ?? 0) > (b.lastRxAt ?? 0);
 }
 
 /** True when `channel` has transmit room below `threshold` and its high-water mark. */

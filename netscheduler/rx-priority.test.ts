@@ -107,4 +107,32 @@ describe('receive priority', () => {
     expect(order).toHaveLength(20);
     expect(q.slicesTimedOut).toBe(0);
   });
+
+  it('is congested while behind (a slice spent its time with frames left), whatever maxQueuedBytes, and resumes readers once a slice keeps to its budget', async () => {
+    let spinMs = 1;
+    const slow: RxSource = {
+      receive: () => {
+        const until = performance.now() + spinMs;
+        while (performance.now() < until);
+      },
+    };
+    const q = new RxPriorityQueue<RxSource>({ sliceBytes: 1 << 30, sliceMs: 1.5, maxQueuedBytes: 1 << 30, immediateBytes: 0 });
+    q.bulk(Array.from({ length: 10 }, (_, i) => data(100, i)), slow);
+    expect(q.congested).toBe(false); // nothing processed yet: not behind
+    await new Promise((r) => setImmediate(r));
+    expect(q.slicesTimedOut).toBe(1);
+    expect(q.pendingBytes).toBeGreaterThan(0);
+    expect(q.congested).toBe(true);
+    let resumed = 0;
+    const reader = { resumeRx: () => resumed++ };
+    q.whenDrained(reader);
+    q.whenDrained(reader); // one stop per reader until it is resumed
+    expect(q.readStops).toBe(1);
+    expect(resumed).toBe(0);
+    spinMs = 0; // the consumer speeds up: the next slice keeps to its budget
+    await new Promise((r) => setImmediate(r));
+    expect(q.pendingBytes).toBe(0);
+    expect(q.congested).toBe(false);
+    expect(resumed).toBe(1);
+  });
 });

@@ -3,11 +3,12 @@
  * frames from throughput channels wait in a queue that is processed in bounded slices
  * (bytes and time), yielding to the event loop between slices. Latency data that arrives while bulk data
  * is being processed therefore overtakes it, and bulk processing can never hold the
- * event loop for long.
+ * event loop for long. While the queue is full or behind (a slice spent its time
+ * budget), throughput channels are not read, so their transports pause instead of
+ * being read ahead; latency channels are always read.
  * @packageDocumentation
  */
 import { frameSize, type Frame } from '../netdriver/frame.js';
-
 
 /** Where a frame came from: it knows how to hand the frame up (a device channel). */
 export interface RxSource {
@@ -45,7 +46,9 @@ export interface RxPriorityOptions {
   /**
    * Queued throughput bytes above which {@link RxPriorityQueue.congested} is true
    * (the device then stops pulling from throughput channels: transport backpressure).
-   * @default 8388608
+   * The queue is also congested while it is behind: its last slice ran out of time
+   * (`sliceMs`) with frames left.
+   * @default 1048576
    */
   maxQueuedBytes?: number;
   /** Told how long each slice took, ms (the latency trace). @default undefined (not measured) */
@@ -74,13 +77,17 @@ export class RxPriorityQueue<C extends RxSource> {
   slices = 0;
   /** Slices that ended because their time budget ran out (`sliceMs`), not their byte budget. */
   slicesTimedOut = 0;
+  /** Times a reader (a device) was told to stop pulling from its throughput channels. */
+  readStops = 0;
+  /** The last slice ran out of time with frames left: stop reading until a slice keeps to its budget. */
+  private behind = false;
 
   private readonly waiters = new Set<RxWaiter>();
 
   constructor(options: RxPriorityOptions = {}) {
     this.sliceBytes = options.sliceBytes ?? 256 * 1024;
     this.sliceMs = options.sliceMs ?? 0.5;
-    this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 1024 * 1024;
     this.immediateBytes = options.immediateBytes ?? 16 * 1024;
     this.onSlice = options.onSlice;
   }
@@ -90,9 +97,13 @@ export class RxPriorityQueue<C extends RxSource> {
     return this.queuedBytes;
   }
 
-  /** True when so much bulk data waits that throughput channels should stop being read. */
+  /**
+   * True while throughput channels should not be read: `maxQueuedBytes` wait, or the
+   * last slice spent its time budget with frames left (reading more would only lengthen
+   * the event-loop turns that latency frames wait behind).
+   */
   get congested(): boolean {
-    return this.queuedBytes >= this.maxQueuedBytes;
+    return this.queuedBytes >= this.maxQueuedBytes || (this.behind && this.queuedBytes > 0);
   }
 
   /** Latency frames: delivered now. */
@@ -103,7 +114,10 @@ export class RxPriorityQueue<C extends RxSource> {
   /** Calls `waiter.resumeRx()` once the queue is no longer congested. */
   whenDrained(waiter: RxWaiter): void {
     if (!this.congested) waiter.resumeRx();
-    else this.waiters.add(waiter);
+    else if (!this.waiters.has(waiter)) {
+      this.waiters.add(waiter);
+      this.readStops++;
+    }
   }
 
   /** Throughput frames: queued and delivered in slices. */
@@ -144,6 +158,7 @@ export class RxPriorityQueue<C extends RxSource> {
     let budget = this.sliceBytes;
     const started = this.sliceMs > 0 || this.onSlice !== undefined ? performance.now() : 0;
     const deadline = this.sliceMs > 0 ? started + this.sliceMs : Infinity;
+    let timedOut = false;
     while (budget > 0 && this.queue.length > 0) {
       const b = this.queue[0]!;
       if (b.fence) {
@@ -159,6 +174,7 @@ export class RxPriorityQueue<C extends RxSource> {
         b.from.receive(f);
         if (deadline !== Infinity && performance.now() >= deadline) {
           budget = 0;
+          timedOut = true;
           this.slicesTimedOut++;
         }
       }
@@ -170,6 +186,7 @@ export class RxPriorityQueue<C extends RxSource> {
       }
     }
     if (this.onSlice !== undefined) this.onSlice(performance.now() - started);
+    this.behind = timedOut && this.queue.length > 0;
     if (this.queue.length > 0) this.schedule();
     if (this.waiters.size > 0 && !this.congested) {
       const list = [...this.waiters];

@@ -5,7 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { checkRegistry, resolveProcessMetrics } from '../metrics/registry.js';
-import { DEFAULT_RX_HIGH_WATER_MARK, DEFAULT_TX_HIGH_WATER_MARK } from '../netdriver/base-channel.js';
+import { DEFAULT_TX_HIGH_WATER_MARK } from '../netdriver/base-channel.js';
+
+/** The stack's default channel receive high-water mark (1 MiB, below the driver default): little read-ahead while the stack is behind. */
+const CHANNEL_RX_HIGH_WATER_MARK = 1024 * 1024;
 import { DEFAULT_MAX_PAYLOAD } from '../netdriver/codec.js';
 import { DEFAULT_MAX_SEGMENT, DEFAULT_WINDOW } from '../vns/virtual-socket.js';
 import { InvalidArgumentError } from '../errors/index.js';
@@ -197,7 +200,7 @@ export function resolveOptions(o: StackOptions, defaultTransports: () => DriverF
     maxSegmentSize,
     maxFramePayload,
     channelTxHighWaterMark,
-    channelRxHighWaterMark: int('channelRxHighWaterMark', o.channelRxHighWaterMark, DEFAULT_RX_HIGH_WATER_MARK, 1024, 128 * 1024 * 1024),
+    channelRxHighWaterMark: int('channelRxHighWaterMark', o.channelRxHighWaterMark, CHANNEL_RX_HIGH_WATER_MARK, 1024, 128 * 1024 * 1024),
     allowHalfOpen: o.allowHalfOpen ?? false,
     handshakeTimeout: int('handshakeTimeout', o.handshakeTimeout, 10_000, 1, 3_600_000),
     connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1, 3_600_000),

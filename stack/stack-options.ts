@@ -44,7 +44,12 @@ export interface StackOptions {
   maxFramePayload?: number;
   /** Transmit high-water mark of each channel, bytes. @default 2097152 */
   channelTxHighWaterMark?: number;
-  /** Receive high-water mark of each channel, bytes. @default 4194304 */
+  /**
+   * Receive high-water mark of each channel, bytes: what a channel decodes ahead while
+   * the stack does not pull from it (its receive queue is full or behind, see
+   * `scheduler.rxSliceMs`); beyond it the channel's transport is paused.
+   * @default 1048576
+   */
   channelRxHighWaterMark?: number;
   /** Keep a socket's writable side open after the peer ends (net.Socket's option). @default false */
   allowHalfOpen?: boolean;
@@ -200,7 +205,9 @@ export interface SchedulerOptions {
   /**
    * Time a receive slice may spend handing throughput data to sockets (their `'data'`
    * handlers run inside it) before yielding, ms; 0 = bytes only. Bounds the turn
-   * whatever the consumers cost.
+   * whatever the consumers cost. A slice that spends it with data left stops the
+   * reading of throughput channels until a slice keeps to it (their transports pause
+   * at `channelRxHighWaterMark`); latency channels are always read.
    * @default 0.5
    */
   rxSliceMs?: number;
