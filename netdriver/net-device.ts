@@ -346,9 +346,11 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     let bye = false;
     let progress = false;
     const traceAt = this.trace === null ? 0 : traceNow();
+    const trace = this.trace;
+    const traceBulk = bulk && trace !== null && trace.bulkReads;
     for (const f of frames) {
       if (f.type === FrameType.DATA) {
-        if (this.trace !== null) this.trace.read(f, traceAt);
+        if (traceBulk) trace.read(f, traceAt);
         fb.rxData += f.payload.length;
         frames[keep++] = f;
         continue;
@@ -383,7 +385,12 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     if (fb.rxData - fb.rxReported >= ACK_EVERY_BYTES) this.sendAck(dc);
     else if (fb.rxData !== fb.rxReported && this.ackTimer === null) this.ackTimer = setTimeout(this.flushAcks, ACK_DELAY_MS).unref();
     if (bulk) this.rx.bulk(frames, dc);
-    else this.rx.urgent(frames, dc);
+    else if (this.trace === null) this.rx.urgent(frames, dc);
+    else {
+      this.trace.urgent(traceAt); // handed up before urgent() returns
+      this.rx.urgent(frames, dc);
+      this.trace.urgentDone();
+    }
     // Answer a BYE at once (once the frames before it are delivered), not at the end of the transport.
     if (bye) this.rx.fence(dc, () => void this.closeChannel(dc));
     return true;

@@ -75,6 +75,34 @@ describe('latency trace', () => {
     expect(s.rxSlicesMs.length).toBeGreaterThan(0);
   });
 
+  it('stamps the read time also when latency sockets travel on throughput channels (isolation off)', async () => {
+    pair = await stackPair('tcp', { latencyTrace: true, channels: { throughput: 1, latency: 0 }, scheduler: { isolation: false } });
+    await pingPong(pair, 10, 1000);
+    const received = pair.server.latencyTrace().received;
+    expect(received).toHaveLength(10);
+    for (const r of received) expect(r.deliverAt).toBeGreaterThanOrEqual(r.readAt!);
+  });
+
+  it('stamps the transport time of the segment selected last only (not a retransmission), and not once its record was overwritten', () => {
+    const t = new SegmentTrace(2);
+    const seg = (seq: number) => ({ ...controlFrame(FrameType.DATA, 1, 2, seq), payload: Buffer.alloc(10) });
+    const a = seg(0);
+    t.selected(a, 0);
+    const stampA = t.transmitting(a);
+    expect(t.transmitting(a)).toBeUndefined(); // a retransmission of the same frame
+    expect(t.transmitting(seg(0))).toBeUndefined(); // never selected
+    const b = seg(10);
+    t.selected(b, 0);
+    const stampB = t.transmitting(b)!;
+    t.selected(seg(20), 0); // overwrites a's record (capacity 2)
+    stampA!();
+    stampB();
+    const sent = t.snapshot().sent;
+    expect(sent.map((r) => r.seq)).toEqual([10, 20]);
+    expect(sent[0]!.transportAt).toBeGreaterThan(0);
+    expect(sent[1]!.transportAt).toBeUndefined();
+  });
+
   it('is off by default: nothing is recorded', async () => {
     pair = await stackPair('memory');
     await pingPong(pair, 3, 100);

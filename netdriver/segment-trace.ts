@@ -78,33 +78,52 @@ export function traceNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** A bounded ring of records. */
-class Ring<T> {
-  private items: T[] = [];
-  private next = 0;
-  constructor(private readonly capacity: number) {}
-  push(item: T): void {
-    if (this.items.length < this.capacity) this.items.push(item);
-    else this.items[this.next] = item;
-    this.next = (this.next + 1) % this.capacity;
+/**
+ * A bounded ring of numeric records, one Float64Array per field: no object per record,
+ * so a running trace adds nothing for the garbage collector to trace or promote.
+ */
+class Columns {
+  readonly cols: Float64Array[];
+  private pushed = 0;
+  private start = 0;
+  constructor(
+    private readonly capacity: number,
+    fields: number,
+  ) {
+    this.cols = Array.from({ length: fields }, () => new Float64Array(capacity));
   }
-  /** Oldest first; `clear` empties the ring. */
-  take(clear: boolean): T[] {
-    const out = this.items.length < this.capacity ? this.items.slice() : [...this.items.slice(this.next), ...this.items.slice(0, this.next)];
-    if (clear) {
-      this.items = [];
-      this.next = 0;
-    }
+  /** Claims the next record (overwriting the oldest once full); returns its number. */
+  next(): number {
+    return this.pushed++;
+  }
+  /** Column index of record `n`, or -1 once it was overwritten or cleared. */
+  at(n: number): number {
+    return n < this.start || this.pushed - n > this.capacity ? -1 : n % this.capacity;
+  }
+  /** The records held, oldest first, built by `build(index)`; `clear` forgets them. */
+  take<T>(clear: boolean, build: (i: number) => T): T[] {
+    const out: T[] = [];
+    for (let n = Math.max(this.start, this.pushed - this.capacity); n < this.pushed; n++) out.push(build(n % this.capacity));
+    if (clear) this.start = this.pushed;
     return out;
   }
 }
 
+const undef = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);
+
 /** The recorder behind one stack's latency trace. */
 export class SegmentTrace {
-  private readonly sent: Ring<SentSegment>;
-  private readonly received: Ring<ReceivedSegment>;
-  private readonly slices: Ring<number>;
-  private readonly inFlight = new WeakMap<Frame, SentSegment>();
+  // sent: localPort, remotePort, seq, bytes, writeAt, selectAt, transportAt (NaN: not yet)
+  private readonly sent: Columns;
+  // received: localPort, remotePort, seq, bytes, readAt (NaN: unknown), deliverAt
+  private readonly received: Columns;
+  private readonly slices: Columns;
+  /** The segment `selected` last; the device transmits it right after (retransmissions are not stamped). */
+  private lastFrame: Frame | null = null;
+  private lastSent = 0;
+  /** While a latency channel's frames are handed up (synchronously): when the device took them. */
+  private urgentReadAt = NaN;
+  /** Read times of frames from throughput channels, which are handed up later (only with `bulkReads`). */
   private readonly readAt = new WeakMap<Frame, number>();
 
   constructor(
@@ -113,47 +132,89 @@ export class SegmentTrace {
      * @default 65536
      */
     readonly capacity = 65536,
+    /**
+     * Also stamp frames read from throughput channels: latency sockets may travel on them
+     * (isolation off, or no latency channels). Otherwise only latency channels' frames
+     * are stamped, and bulk frames cost nothing.
+     * @default true
+     */
+    readonly bulkReads = true,
   ) {
-    this.sent = new Ring(capacity);
-    this.received = new Ring(capacity);
-    this.slices = new Ring(capacity);
+    this.sent = new Columns(capacity, 7);
+    this.received = new Columns(capacity, 6);
+    this.slices = new Columns(capacity, 1);
   }
 
   /** A traced socket built `frame` (a DATA segment); its last write() was at `writeAt`. */
   selected(frame: Frame, writeAt: number): void {
-    const rec: SentSegment = { localPort: frame.src, remotePort: frame.dst, seq: frame.seq, bytes: frame.payload.length, writeAt, selectAt: traceNow(), transportAt: undefined };
-    this.sent.push(rec);
-    this.inFlight.set(frame, rec);
+    const n = this.sent.next();
+    const i = n % this.capacity;
+    const c = this.sent.cols;
+    c[0]![i] = frame.src;
+    c[1]![i] = frame.dst;
+    c[2]![i] = frame.seq;
+    c[3]![i] = frame.payload.length;
+    c[4]![i] = writeAt;
+    c[5]![i] = traceNow();
+    c[6]![i] = NaN;
+    this.lastFrame = frame;
+    this.lastSent = n;
   }
 
   /** The device is about to hand `frame` to its channel: a callback that stamps `transportAt`, or undefined for untraced frames. */
   transmitting(frame: Frame): (() => void) | undefined {
-    const rec = this.inFlight.get(frame);
-    if (rec === undefined) return undefined;
-    this.inFlight.delete(frame); // the first transmission counts (not a retransmission)
+    if (frame !== this.lastFrame) return undefined;
+    this.lastFrame = null; // the first transmission counts (not a retransmission)
+    const n = this.lastSent;
     return () => {
-      rec.transportAt = traceNow();
+      const i = this.sent.at(n);
+      if (i >= 0) this.sent.cols[6]![i] = traceNow();
     };
   }
 
-  /** The device took `frame` from a channel at `at` (epoch ms). */
+  /** The device took `frame` from a throughput channel at `at` (epoch ms); it is handed up later. */
   read(frame: Frame, at: number): void {
-    this.readAt.set(frame, at);
+    if (this.bulkReads) this.readAt.set(frame, at);
+  }
+
+  /** The device hands up a latency channel's frames, taken at `at` (epoch ms), until {@link urgentDone}. */
+  urgent(at: number): void {
+    this.urgentReadAt = at;
+  }
+
+  /** See {@link urgent}. */
+  urgentDone(): void {
+    this.urgentReadAt = NaN;
   }
 
   /** `frame` (DATA) reached a traced socket. */
   delivered(frame: Frame): void {
-    this.received.push({ localPort: frame.dst, remotePort: frame.src, seq: frame.seq, bytes: frame.payload.length, readAt: this.readAt.get(frame), deliverAt: traceNow() });
+    const n = this.received.next();
+    const i = n % this.capacity;
+    const c = this.received.cols;
+    c[0]![i] = frame.dst;
+    c[1]![i] = frame.src;
+    c[2]![i] = frame.seq;
+    c[3]![i] = frame.payload.length;
+    c[4]![i] = Number.isNaN(this.urgentReadAt) ? (this.readAt.get(frame) ?? NaN) : this.urgentReadAt;
+    c[5]![i] = traceNow();
   }
 
   /** A receive slice took `ms`. */
   slice(ms: number): void {
-    this.slices.push(ms);
+    this.slices.cols[0]![this.slices.next() % this.capacity] = ms;
   }
 
   /** Copies of the records, oldest first; `clear` starts over. */
   snapshot(clear = false): LatencyTraceSnapshot {
-    return { enabled: true, sent: this.sent.take(clear), received: this.received.take(clear), rxSlicesMs: this.slices.take(clear) };
+    const s = this.sent.cols;
+    const r = this.received.cols;
+    return {
+      enabled: true,
+      sent: this.sent.take(clear, (i) => ({ localPort: s[0]![i]!, remotePort: s[1]![i]!, seq: s[2]![i]!, bytes: s[3]![i]!, writeAt: s[4]![i]!, selectAt: s[5]![i]!, transportAt: undef(s[6]![i]!) })),
+      received: this.received.take(clear, (i) => ({ localPort: r[0]![i]!, remotePort: r[1]![i]!, seq: r[2]![i]!, bytes: r[3]![i]!, readAt: undef(r[4]![i]!), deliverAt: r[5]![i]! })),
+      rxSlicesMs: this.slices.take(clear, (i) => this.slices.cols[0]![i]!),
+    };
   }
 }
 

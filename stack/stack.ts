@@ -78,7 +78,8 @@ export class Stack {
     private readonly workers: WorkerRuntime | null = null,
   ) {
     this.hostId = options.hostId;
-    this.trace = options.latencyTrace ? new SegmentTrace() : null;
+    // Latency sockets travel on throughput channels only without isolation or latency channels.
+    this.trace = options.latencyTrace ? new SegmentTrace(undefined, !options.scheduler.isolation || options.channels.latency === 0) : null;
     const trace = this.trace;
     const limits = new StackLimits(options);
     this.ctx = {
