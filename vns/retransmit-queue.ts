@@ -31,8 +31,8 @@ export class RetransmitQueue {
   bytes = 0;
 
   constructor(
-    /** Told of every change of {@link bytes} (the peer's memory-budget account). */
-    private readonly account: { retain(delta: number): void },
+    /** Told of every change of {@link bytes} (the peer's memory-budget account): the socket itself, so no closure per socket. */
+    private readonly account: { retainedChanged(delta: number): void },
   ) {}
 
   /** True when every frame sent is acknowledged. */
@@ -52,7 +52,7 @@ export class RetransmitQueue {
     this.channels.push(channelId);
     this.next = this.frames.length;
     this.bytes += frame.payload.length;
-    this.account.retain(frame.payload.length);
+    this.account.retainedChanged(frame.payload.length);
   }
 
   /** Drops every frame that ends at or before `ack` (cumulative acknowledgement). */
@@ -67,7 +67,7 @@ export class RetransmitQueue {
     }
     if (h === this.head) return;
     this.bytes -= released;
-    this.account.retain(-released);
+    this.account.retainedChanged(-released);
     this.head = h;
     if (this.next < h) this.next = h;
     if (h > 64 && h * 2 > q.length) {
@@ -151,7 +151,7 @@ export class RetransmitQueue {
     this.base = 0;
     this.reinjectQueue = [];
     this.reinjectHead = 0;
-    if (this.bytes !== 0) this.account.retain(-this.bytes);
+    if (this.bytes !== 0) this.account.retainedChanged(-this.bytes);
     this.bytes = 0;
   }
 }

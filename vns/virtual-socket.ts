@@ -60,7 +60,9 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
   /** Bytes of the `_write`/`_writev` whose callback is pending (still counted in `writableLength`). */
   private inWrite = 0;
   /** Write callbacks waiting for acknowledgements (large writes, kept by reference). */
-  private readonly gate: AckGate | null;
+  /** Created on the first ack-gated write (an idle socket never needs one); always null with `zeroCopyWrites`. */
+  private gate: AckGate | null = null;
+  private readonly zeroCopy: boolean;
   /** The latency trace (latency sockets of a stack with `latencyTrace`), and the time of the last write(). */
   private readonly trace: SegmentTrace | null;
   private lastWriteAt = 0;
@@ -94,9 +96,9 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
     this.window = init.window;
     this.mss = init.maxSegment;
     this.sendBuffer = init.sendBuffer;
-    this.retx = new RetransmitQueue({ retain: (delta) => this.link.retain(delta) });
+    this.retx = new RetransmitQueue(this);
     this.tx = new TxQueue(init.zeroCopy);
-    this.gate = init.zeroCopy ? null : new AckGate();
+    this.zeroCopy = init.zeroCopy;
     this.trace = init.trace ?? null;
     this.rx = new SocketReceiver(this, init.window, init.holExpansion);
     this.state = init.peerGrant === undefined ? (init.link ? 'connecting' : 'idle') : 'open';
@@ -169,13 +171,14 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
       encoding = undefined;
     }
     if (this.trace !== null) this.lastWriteAt = traceNow();
-    if (this.gate !== null && cb !== undefined && chunk instanceof Uint8Array && chunk.byteLength >= COPY_WRITES_BELOW) {
+    if (!this.zeroCopy && cb !== undefined && chunk instanceof Uint8Array && chunk.byteLength >= COPY_WRITES_BELOW) {
       // Stream offset where this write ends: sent, queued here, and buffered in the
       // Writable (which still counts the chunk being written, already in tx or sent).
       const end = this.sent + this.tx.bytes + this.writableLength - this.inWrite + chunk.byteLength;
       const done = cb;
-      this.gate.expect(end);
-      cb = (err) => (err ? done(err) : this.gate!.wait(end, this.sent - this.retx.bytes, done));
+      const gate = (this.gate ??= new AckGate());
+      gate.expect(end);
+      cb = (err) => (err ? done(err) : gate.wait(end, this.sent - this.retx.bytes, done));
     }
     return super.write(chunk, encoding as BufferEncoding, cb);
   }
@@ -479,6 +482,10 @@ export class VirtualSocket extends SocketSurface implements LinkedSocket, Receiv
   /** @internal A control frame (CREDIT) of the receive side. */
   sendControl(frame: Frame): void {
     this.link.control(this, frame);
+  }
+  /** @internal The retransmission queue's retained bytes changed by `delta` (the peer's memory budget). */
+  retainedChanged(delta: number): void {
+    this.link.retain(delta);
   }
   /** @internal Out-of-order bytes against the peer's budget. */
   reserveReorder(delta: number): boolean {
