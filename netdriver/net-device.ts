@@ -345,8 +345,8 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     let keep = 0;
     let bye = false;
     let progress = false;
-    const traceAt = this.trace === null ? 0 : traceNow();
     const trace = this.trace;
+    const traceAt = trace === null ? 0 : traceNow();
     const traceBulk = bulk && trace !== null && trace.bulkReads;
     for (const f of frames) {
       if (f.type === FrameType.DATA) {
@@ -385,11 +385,11 @@ export class NetDevice extends EventEmitter<NetDeviceEvents> {
     if (fb.rxData - fb.rxReported >= ACK_EVERY_BYTES) this.sendAck(dc);
     else if (fb.rxData !== fb.rxReported && this.ackTimer === null) this.ackTimer = setTimeout(this.flushAcks, ACK_DELAY_MS).unref();
     if (bulk) this.rx.bulk(frames, dc);
-    else if (this.trace === null) this.rx.urgent(frames, dc);
+    else if (trace === null) this.rx.urgent(frames, dc);
     else {
-      this.trace.urgent(traceAt); // handed up before urgent() returns
+      trace.urgent(traceAt); // handed up before urgent() returns
       this.rx.urgent(frames, dc);
-      this.trace.urgentDone();
+      trace.urgentDone();
     }
     // Answer a BYE at once (once the frames before it are delivered), not at the end of the transport.
     if (bye) this.rx.fence(dc, () => void this.closeChannel(dc));

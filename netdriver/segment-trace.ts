@@ -96,6 +96,10 @@ class Columns {
   next(): number {
     return this.pushed++;
   }
+  /** Column index of the record just claimed as number `n`. */
+  slot(n: number): number {
+    return n % this.capacity;
+  }
   /** Column index of record `n`, or -1 once it was overwritten or cleared. */
   at(n: number): number {
     return n < this.start || this.pushed - n > this.capacity ? -1 : n % this.capacity;
@@ -110,6 +114,14 @@ class Columns {
 }
 
 const undef = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);
+
+/** Writes the fields sent and received records share (columns 0–3: local port, remote port, seq, bytes) at `i`. */
+function putSegment(c: Float64Array[], i: number, localPort: number, remotePort: number, frame: Frame): void {
+  c[0]![i] = localPort;
+  c[1]![i] = remotePort;
+  c[2]![i] = frame.seq;
+  c[3]![i] = frame.payload.length;
+}
 
 /** The recorder behind one stack's latency trace. */
 export class SegmentTrace {
@@ -148,12 +160,9 @@ export class SegmentTrace {
   /** A traced socket built `frame` (a DATA segment); its last write() was at `writeAt`. */
   selected(frame: Frame, writeAt: number): void {
     const n = this.sent.next();
-    const i = n % this.capacity;
+    const i = this.sent.slot(n);
     const c = this.sent.cols;
-    c[0]![i] = frame.src;
-    c[1]![i] = frame.dst;
-    c[2]![i] = frame.seq;
-    c[3]![i] = frame.payload.length;
+    putSegment(c, i, frame.src, frame.dst, frame);
     c[4]![i] = writeAt;
     c[5]![i] = traceNow();
     c[6]![i] = NaN;
@@ -189,20 +198,16 @@ export class SegmentTrace {
 
   /** `frame` (DATA) reached a traced socket. */
   delivered(frame: Frame): void {
-    const n = this.received.next();
-    const i = n % this.capacity;
+    const i = this.received.slot(this.received.next());
     const c = this.received.cols;
-    c[0]![i] = frame.dst;
-    c[1]![i] = frame.src;
-    c[2]![i] = frame.seq;
-    c[3]![i] = frame.payload.length;
+    putSegment(c, i, frame.dst, frame.src, frame);
     c[4]![i] = Number.isNaN(this.urgentReadAt) ? (this.readAt.get(frame) ?? NaN) : this.urgentReadAt;
     c[5]![i] = traceNow();
   }
 
   /** A receive slice took `ms`. */
   slice(ms: number): void {
-    this.slices.cols[0]![this.slices.next() % this.capacity] = ms;
+    this.slices.cols[0]![this.slices.slot(this.slices.next())] = ms;
   }
 
   /** Copies of the records, oldest first; `clear` starts over. */

@@ -36,6 +36,8 @@ async function run(rxSliceMs: number): Promise<{ maxTurnBytes: number; maxRxQueu
   });
   let turnBytes = 0;
   let received = 0;
+  let allReceived: () => void = () => {};
+  const transferred = new Promise<void>((resolve) => (allReceived = resolve));
   const srv = await pair.server.listen(80);
   srv.on('connection', (s: VirtualSocket) => {
     if (s.appClass === 'latency') s.pipe(s);
@@ -44,6 +46,7 @@ async function run(rxSliceMs: number): Promise<{ maxTurnBytes: number; maxRxQueu
         spin(WORK_MS);
         turnBytes += d.length;
         received += d.length;
+        if (received >= BULK) allReceived();
       });
   });
   const bulk = await pair.client.connect(pair.address, 80);
@@ -76,18 +79,7 @@ async function run(rxSliceMs: number): Promise<{ maxTurnBytes: number; maxRxQueu
   };
   setImmediate(sample);
   bulk.end(Buffer.alloc(BULK, 7));
-  await within(
-    new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        if (received >= BULK) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 5);
-    }),
-    60_000,
-    'slow bulk transfer',
-  );
+  await within(transferred, 60_000, 'slow bulk transfer');
   done = true;
   clearInterval(pinger);
   return { maxTurnBytes, maxRxQueued, heldTurns, pongsWhileHeld, received };

@@ -112,10 +112,15 @@ describe('ack-gated write callbacks (no copy of large writes)', () => {
   it('flags the segment at the end of each gated write, also behind a string write and a full send buffer, and calls back in order', async () => {
     const { peer, sock } = await rawSocket({ sendBuffer: COPY_WRITES_BELOW });
     const order: string[] = [];
+    let bothCalled: () => void = () => {};
+    const both = new Promise<void>((resolve) => (bothCalled = resolve));
     sock.write('abc');
     sock.write(Buffer.alloc(COPY_WRITES_BELOW, 1), () => order.push('a'));
     // The send buffer is full with a's bytes: b waits in the Writable until a is acknowledged.
-    sock.write(Buffer.alloc(COPY_WRITES_BELOW, 2), () => order.push('b'));
+    sock.write(Buffer.alloc(COPY_WRITES_BELOW, 2), () => {
+      order.push('b');
+      bothCalled();
+    });
     const ends = () => dataFrames(peer.frames).filter((f) => (f.flags & FrameFlag.ACK_NOW) !== 0).map((f) => f.seq + f.payload.length);
     await peer.until((fs) => sentBytes(fs) === 3 + COPY_WRITES_BELOW, 5000, 'a sent');
     expect(ends()).toEqual([3 + COPY_WRITES_BELOW]);
@@ -123,13 +128,7 @@ describe('ack-gated write callbacks (no copy of large writes)', () => {
     await peer.until((fs) => sentBytes(fs) === 3 + 2 * COPY_WRITES_BELOW, 5000, 'b sent');
     expect(ends()).toEqual([3 + COPY_WRITES_BELOW, 3 + 2 * COPY_WRITES_BELOW]);
     peer.send(ack(3 + 2 * COPY_WRITES_BELOW));
-    await within(
-      (async () => {
-        while (order.length < 2) await new Promise((r) => setTimeout(r, 2));
-      })(),
-      5000,
-      'both callbacks',
-    );
+    await within(both, 5000, 'both callbacks');
     expect(order).toEqual(['a', 'b']);
   });
 
